@@ -1,0 +1,3 @@
+from vfpnet.cli.main import main
+
+raise SystemExit(main())
