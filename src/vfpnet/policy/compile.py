@@ -42,6 +42,7 @@ from vfpnet.k8s.model import (
 )
 from vfpnet.policy.ir import (
     ANY_PEER,
+    ISOLATION_DENY,
     Action,
     CidrBlock,
     Direction,
@@ -51,7 +52,6 @@ from vfpnet.policy.ir import (
     Provenance,
     Rule,
     Stage,
-    isolation_rule,
 )
 from vfpnet.policy.portset import ALL_PORTS, EMPTY_PORTS, PortSet
 
@@ -392,7 +392,7 @@ class _Compiler:
                 isolated_by.append(np.id)
                 netpol.extend(self._network_policy_rules(np, direction, w))
         if isolated_by:
-            netpol.append(isolation_rule(tuple(isolated_by)))
+            netpol.append(ISOLATION_DENY)
         return EndpointRules(
             endpoint=endpoint_key(w),
             direction=direction,
@@ -402,15 +402,17 @@ class _Compiler:
 
 
 def compile_cluster(
-    cluster: Cluster, workloads: Iterable[Workload] | None = None
+    cluster: Cluster,
+    workloads: Iterable[Workload] | None = None,
+    subjects: Iterable[Workload] | None = None,
 ) -> CompiledCluster:
-    """The IR of every workload of `workloads` (default: all of the cluster's), with
-    selectors resolved against that same set."""
+    """The IR of each of `subjects` (default: every workload of the universe), with
+    selectors resolved against the universe `workloads` (default: the cluster's)."""
     universe = list(cluster.workloads if workloads is None else workloads)
     compiler = _Compiler(cluster, universe)
     ingress: dict[EndpointKey, EndpointRules] = {}
     egress: dict[EndpointKey, EndpointRules] = {}
-    for w in universe:
+    for w in universe if subjects is None else subjects:
         key = endpoint_key(w)
         ingress[key] = compiler.endpoint_rules(w, Direction.INGRESS)
         egress[key] = compiler.endpoint_rules(w, Direction.EGRESS)

@@ -169,14 +169,14 @@ class EndpointRules:
         return tuple(r for r in self.rules if r.stage == stage)
 
 
-def isolation_rule(isolated_by: tuple[str, ...]) -> Rule:
-    """The deny-everything rule that closes the NETWORK_POLICY stage of an isolated endpoint."""
-    return Rule(
-        stage=Stage.NETWORK_POLICY,
-        action=Action.DENY,
-        peers=ANY_PEER,
-        ports=ALL_PORTS,
-        provenance=Provenance(
-            tier=Stage.NETWORK_POLICY.tier, kind="NetworkPolicy", policy=None, rule=None
-        ),
-    )
+ISOLATION_DENY = Rule(
+    stage=Stage.NETWORK_POLICY,
+    action=Action.DENY,
+    peers=ANY_PEER,
+    ports=ALL_PORTS,
+    provenance=Provenance(
+        tier=Stage.NETWORK_POLICY.tier, kind="NetworkPolicy", policy=None, rule=None
+    ),
+)
+"""The deny-everything rule that closes the NETWORK_POLICY stage of an isolated endpoint
+(one shared object: renderers and the analysis may key caches on rule identity)."""
