@@ -281,11 +281,11 @@ class ClusterPolicyPort:
     Either numeric: `protocol` set and the inclusive range `start`..`end` (a single port
     has start == end), `name` None; or named: `name` set, `protocol`/`start`/`end` None;
     a named port matches the destination pod's containerPort of that name, on that
-    container port's protocol and number.
+    container port's protocol and number. A v1alpha1 portRange may have start > end (its
+    CRD allows it): it matches no port.
 
     From v1alpha2 `protocols`: tcp/udp/sctp.destinationPort.number -> (P, n, n);
-    .range -> (P, start, end); destinationNamedPort -> name. A protocol entry without
-    destinationPort (e.g. `tcp: {}`) -> (P, 1, 65535).
+    .range -> (P, start, end); destinationNamedPort -> name.
     From v1alpha1 `ports`: portNumber -> (protocol, port, port); portRange ->
     (protocol, start, end); namedPort -> name.
     """

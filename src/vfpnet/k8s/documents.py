@@ -1,0 +1,120 @@
+"""Reading manifest files into raw objects: files and directories (recursively `*.yaml`,
+`*.yml`, `*.json`, in name order), multi-document YAML, JSON, `kind: List` and typed lists
+(`PodList`, `NamespaceList`, ...; their items may omit `kind`/`apiVersion`, which default
+to the list's). A syntax error is an `InputError` naming the file, line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from vfpnet.errors import InputError
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, eq=False)
+class Document:
+    """One object as decoded: the file it came from, where in the file (for messages
+    about an object that cannot be named yet) and the decoded mapping."""
+
+    file: str
+    where: str
+    obj: dict[str, Any]
+
+
+def manifest_files(paths: Sequence[str]) -> list[str]:
+    """The files `paths` stand for, each once, in order (a directory: its manifests,
+    recursively, sorted by path). A path that does not exist is an InputError."""
+    found: list[str] = []
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            found.append(path)
+
+    for path in paths:
+        if os.path.isdir(path):
+            below: list[str] = []
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                below.extend(
+                    os.path.join(root, name)
+                    for name in files
+                    if name.endswith(MANIFEST_SUFFIXES)
+                )
+            for file in sorted(below):
+                add(file)
+        elif os.path.exists(path):
+            add(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return found
+
+
+def read_documents(paths: Sequence[str]) -> Iterator[Document]:
+    """Every object in the manifests under `paths`, lists expanded."""
+    for file in manifest_files(paths):
+        for number, decoded in enumerate(_decode_file(file), start=1):
+            if decoded is None:
+                continue
+            yield from _expand(file, f"document {number}", decoded)
+
+
+def _decode_file(file: str) -> list[Any]:
+    try:
+        with open(file, encoding="utf-8") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read: {exc.strerror}") from None
+    if file.endswith(".json"):
+        try:
+            return [json.loads(text)] if text.strip() else []
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    try:
+        return list(yaml.load_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        problem = exc.problem or exc.context or "syntax error"
+        raise InputError(f"{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        message = " ".join(str(exc).split())
+        raise InputError(f"{file}: invalid YAML: {message}") from None
+
+
+def _expand(file: str, where: str, decoded: object) -> Iterator[Document]:
+    if not isinstance(decoded, dict):
+        what = "a list" if isinstance(decoded, list) else f"a {type(decoded).__name__}"
+        raise InputError(f"{file}: {where}: must be a Kubernetes object (a mapping), not {what}")
+    kind = decoded.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and "items" in decoded:
+        items = decoded["items"]
+        if items is None:
+            return
+        if not isinstance(items, list):
+            raise InputError(f"{file}: {where}: {kind}: items: must be a list")
+        item_kind = kind[: -len("List")] if kind != "List" else None
+        for i, item in enumerate(items):
+            item_where = f"{where} items[{i}]"
+            if isinstance(item, dict) and item_kind is not None:
+                item = dict(item)
+                item.setdefault("kind", item_kind)
+                if "apiVersion" in decoded:
+                    item.setdefault("apiVersion", decoded["apiVersion"])
+            yield from _expand(file, item_where, item)
+        return
+    yield Document(file=file, where=where, obj=decoded)
