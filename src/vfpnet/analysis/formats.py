@@ -148,11 +148,11 @@ def _verdict_line(direction: str, where: str, v: DirectionVerdict) -> str:
     word = "allowed" if v.allowed else "denied"
     source = v.tier
     if v.policy is not None:
-        kind = f"{v.kind} " if v.kind else ""
-        source += f" / {kind}{v.policy}"
+        kind = f"{v.kind} " if v.kind and v.kind != v.tier else ""
+        source += f": {kind}{v.policy}"
         if v.rule is not None:
-            source += f" / rule {v.rule}"
-    return f"  {direction} at {where}: {word} by {source}\n    {v.reason}"
+            source += f" rule {v.rule}"
+    return f"  {direction} at {where}: {word} [{source}]\n    {v.reason}"
 
 
 def explain_text(exp: Explanation) -> str:

@@ -12,6 +12,8 @@ import sys
 
 # Subcommand name -> module that defines `add_parser(subparsers)`.
 SUBCOMMANDS: dict[str, str] = {
+    "reach": "vfpnet.cli.reach",
+    "explain": "vfpnet.cli.explain",
 }
 
 
