@@ -5,16 +5,19 @@ ingress allowed at B from A. Both are read from the compiled rule IR, per equiva
 class of workloads (`analysis.classes`) rather than per workload:
 
 1. compile the IR of one representative per class (selectors resolve to classes);
-2. for each distinct egress rule list, the destinations split by which of its rules match
-   them; each such signature gives one allowed port set (`policy.decide.allowed_ports`);
-   the same for ingress and sources;
-3. a class pair's ports are egress & ingress, memoized on the pair of port sets;
+2. for each distinct egress rule list, the destination classes split (bit masks) by which
+   of its rules match them; each block gives one allowed port set
+   (`policy.decide.allowed_ports`); the largest block is the default, the others
+   exceptions; the same for ingress and sources;
+3. a class pair's ports are egress & ingress, memoized on the pair of port sets; only
+   pairs where both can be non-empty are visited, so the work follows the output;
 4. members are expanded, pairs of a workload with itself left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from vfpnet.analysis.classes import WorkloadClass, workload_classes
 from vfpnet.analysis.nodes import nodes_of
@@ -50,91 +53,147 @@ class _PortSetTable:
         return found
 
 
-def _peer_vectors(
-    rule_lists: Sequence[EndpointRules],
-    class_index: dict[str, int],
-    table: _PortSetTable,
-) -> list[list[int]]:
-    """For each endpoint's rule list, the interned allowed port set towards every class."""
-    n = len(class_index)
-    by_rules: dict[tuple[int, ...], list[int]] = {}
-    out: list[list[int]] = []
-    for rl in rule_lists:
+@dataclass(frozen=True)
+class _Vector:
+    """Interned allowed ports towards each class: `default` for all but `exceptions`."""
+
+    default: int
+    exceptions: dict[int, int]
+
+    def get(self, c: int) -> int:
+        return self.exceptions.get(c, self.default)
+
+
+def _bits(mask: int) -> Iterator[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+class _VectorBuilder:
+    """Turns rule lists into `_Vector`s by partitioning classes with bit masks.
+
+    A class is one bit. Each rule's peer set is a mask; refining the full mask by the masks
+    of a rule list's rules gives blocks of classes matched by the same rules, each with one
+    allowed port set. The largest block becomes the default, the rest exceptions, so the
+    pair loop only visits what differs.
+    """
+
+    def __init__(self, class_index: dict[str, int], table: _PortSetTable) -> None:
+        self.class_index = class_index
+        self.table = table
+        self.full = (1 << len(class_index)) - 1
+        self._masks: dict[int, int] = {}
+        self._vectors: dict[tuple[int, ...], _Vector] = {}
+
+    def _mask(self, rule: Rule) -> int:
+        found = self._masks.get(id(rule))
+        if found is None:
+            if rule.peers.any_peer:
+                found = self.full
+            else:
+                found = 0
+                index = self.class_index
+                for key in rule.peers.endpoints:
+                    c = index.get(key)
+                    if c is not None:
+                        found |= 1 << c
+            self._masks[id(rule)] = found
+        return found
+
+    def vector(self, rl: EndpointRules) -> _Vector:
         rules = rl.rules
         memo_key = tuple(id(r) for r in rules)
-        vector = by_rules.get(memo_key)
-        if vector is None:
-            vector = _vector(rules, n, class_index, table)
-            by_rules[memo_key] = vector
-        out.append(vector)
-    return out
-
-
-def _vector(
-    rules: tuple[Rule, ...], n: int, class_index: dict[str, int], table: _PortSetTable
-) -> list[int]:
-    # Rules matching every peer are the same for all classes, so a class's signature is
-    # the tuple of the other rules that match it.
-    specific: list[list[int]] = [[] for _ in range(n)]
-    for i, rule in enumerate(rules):
-        if rule.peers.any_peer:
-            continue
-        for key in rule.peers.endpoints:
-            c = class_index.get(key)
-            if c is not None:
-                specific[c].append(i)
-    by_signature: dict[tuple[int, ...], int] = {}
-    vector = [0] * n
-    for c in range(n):
-        sig = tuple(specific[c])
-        found = by_signature.get(sig)
+        found = self._vectors.get(memo_key)
         if found is None:
+            found = self._build(rules)
+            self._vectors[memo_key] = found
+        return found
+
+    def _build(self, rules: tuple[Rule, ...]) -> _Vector:
+        blocks: list[tuple[int, tuple[int, ...]]] = [(self.full, ())]
+        for i, rule in enumerate(rules):
+            if rule.peers.any_peer:
+                continue
+            mask = self._mask(rule)
+            if not mask:
+                continue
+            refined = []
+            for block, sig in blocks:
+                inside = block & mask
+                if not inside:
+                    refined.append((block, sig))
+                    continue
+                refined.append((inside, (*sig, i)))
+                if inside != block:
+                    refined.append((block ^ inside, sig))
+            blocks = refined
+        by_ports: dict[int, int] = {}
+        for block, sig in blocks:
             chosen = set(sig)
-            matching = [r for i, r in enumerate(rules) if r.peers.any_peer or i in chosen]
-            found = table.intern(allowed_ports(matching))
-            by_signature[sig] = found
-        vector[c] = found
-    return vector
+            matching = [r for j, r in enumerate(rules) if r.peers.any_peer or j in chosen]
+            pid = self.table.intern(allowed_ports(matching))
+            by_ports[pid] = by_ports.get(pid, 0) | block
+        default = max(by_ports, key=lambda pid: by_ports[pid].bit_count())
+        exceptions = {
+            c: pid for pid, block in by_ports.items() if pid != default for c in _bits(block)
+        }
+        return _Vector(default, exceptions)
 
 
 def class_connectivity(
     cluster: Cluster, classes: Sequence[WorkloadClass]
-) -> tuple[list[list[int]], _PortSetTable]:
-    """matrix[s][d] = interned ports allowed from class s to class d."""
+) -> tuple[dict[int, dict[int, int]], _PortSetTable]:
+    """rows[s][d] = interned ports allowed from class s to class d (non-empty ones only)."""
     reps = [c.representative for c in classes]
     compiled = compile_cluster(cluster, reps)
     keys = [endpoint_key(w) for w in reps]
     class_index = {k: i for i, k in enumerate(keys)}
     table = _PortSetTable()
-    egress = _peer_vectors([compiled.egress[k] for k in keys], class_index, table)
-    ingress = _peer_vectors([compiled.ingress[k] for k in keys], class_index, table)
+    builder = _VectorBuilder(class_index, table)
+    egress = [builder.vector(compiled.egress[k]) for k in keys]
+    ingress = [builder.vector(compiled.ingress[k]) for k in keys]
     n = len(keys)
-    matrix: list[list[int]] = []
+    # Destinations whose ingress lets in a source that is no exception, and for each
+    # source the destinations where it is one: together, every d that might admit s.
+    open_dsts = [d for d in range(n) if ingress[d].default]
+    exception_dsts: list[list[int]] = [[] for _ in range(n)]
+    for d, vec in enumerate(ingress):
+        for s in vec.exceptions:
+            exception_dsts[s].append(d)
     inter = table.intersect
+    rows: dict[int, dict[int, int]] = {}
     for s in range(n):
         eg = egress[s]
-        row = [0] * n
-        for d in range(n):
-            e = eg[d]
-            if e:
-                i = ingress[d][s]
-                if i:
-                    row[d] = inter(e, i)
-        matrix.append(row)
-    return matrix, table
+        if eg.default:
+            candidates: Iterable[int] = set(open_dsts).union(exception_dsts[s])
+        else:
+            candidates = [d for d, pid in eg.exceptions.items() if pid]
+        row: dict[int, int] = {}
+        for d in candidates:
+            e = eg.exceptions.get(d, eg.default)
+            if not e:
+                continue
+            i = ingress[d].get(s)
+            if i:
+                r = inter(e, i)
+                if r:
+                    row[d] = r
+        if row:
+            rows[s] = row
+    return rows, table
 
 
 def reach(cluster: Cluster) -> ReachResult:
     """Every ordered pair of distinct workloads with something allowed, and its ports."""
     by_workload, nodes = nodes_of(cluster.workloads)
     classes = workload_classes(cluster.workloads)
-    matrix, table = class_connectivity(cluster, classes)
+    rows, table = class_connectivity(cluster, classes)
     member_ids = [sorted(by_workload[w].id for w in c.members) for c in classes]
     connections: list[Connection] = []
-    for s, row in enumerate(matrix):
-        for d, ports_id in enumerate(row):
-            if not ports_id:
-                continue
+    for s, row in rows.items():
+        for d, ports_id in row.items():
             ports = table.sets[ports_id]
             for src in member_ids[s]:
                 for dst in member_ids[d]:
