@@ -47,7 +47,8 @@ def _verdict(
             f"{passed}{subject} is isolated for {direction.value.lower()} by NetworkPolicy "
             f"{policies} and no rule of them allows {flow} {towards}"
         )
-        return DirectionVerdict(False, p.tier, policies, None, reason, kind=p.kind)
+        # As policy.evaluate does: an isolation default names no single policy.
+        return DirectionVerdict(False, p.tier, None, None, reason, kind=p.kind)
     verb = {"Allow": "allows", "Deny": "denies"}[rule.action.value]
     reason = f"{passed}{_rule_label(rule, direction)} {verb} {flow} {towards}"
     return DirectionVerdict(decision.allowed, p.tier, p.policy, p.rule, reason, kind=p.kind)
