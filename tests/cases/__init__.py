@@ -101,6 +101,14 @@ class Step:
                 if isinstance(doc, dict):
                     yield doc
 
+    def listeners(self) -> dict[str, frozenset[tuple[Protocol, int]]]:
+        """For each destination pod, the (protocol, port) pairs the expectations probe:
+        what a lab must serve there so that an allowed probe can succeed."""
+        found: dict[str, set[tuple[Protocol, int]]] = {}
+        for e in self.expectations:
+            found.setdefault(e.dst, set()).add((e.protocol, e.port))
+        return {pod: frozenset(ports) for pod, ports in found.items()}
+
     def pods(self) -> dict[str, PodInfo]:
         """The Pods of this step by `NS/NAME`."""
         found: dict[str, PodInfo] = {}

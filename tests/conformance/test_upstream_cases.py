@@ -140,6 +140,7 @@ from typing import Any
 import pytest
 
 from cases import (
+    CASES_ROOT,
     Case,
     CaseError,
     Expectation,
@@ -211,6 +212,15 @@ def test_matrix_expands_to_every_port_and_skips_unchecked_cells() -> None:
         Expectation("x/b", "x/a", "TCP", 80, True),
         Expectation("x/b", "x/a", "UDP", 81, True),
     ]
+
+
+def test_listeners_are_the_ports_probed_at_each_destination() -> None:
+    case = load_case(CASES_ROOT / "anp" / "AdminNetworkPolicyEgressInlineCIDRPeers")
+    listeners = case.steps[0].listeners()
+    assert listeners["network-policy-conformance-slytherin/draco-malfoy-0"] == {
+        ("TCP", 80), ("UDP", 53), ("SCTP", 9003)
+    }
+    assert "network-policy-conformance-gryffindor/harry-potter-1" not in listeners
 
 
 def test_flow_line_parses_to_one_expectation() -> None:
