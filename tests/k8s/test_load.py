@@ -159,6 +159,11 @@ def test_undeclared_namespace_exists_with_only_its_name_label(write: ManifestWri
     ]
 
 
+def test_null_label_value_reads_as_empty_string(write: ManifestWriter) -> None:
+    path = write("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: {flag: }\n")
+    assert load_cluster([path]).workloads[0].labels == {"flag": ""}
+
+
 def test_namespace_name_label_is_always_its_name(write: ManifestWriter) -> None:
     path = write({"apiVersion": "v1", "kind": "Namespace",
                   "metadata": {"name": "x", "labels": {"kubernetes.io/metadata.name": "other"}}})

@@ -153,6 +153,11 @@ CASES: list[tuple[str, list[Doc], str]] = [
      'Namespace x: metadata.labels.a: Invalid value: "!": a valid label must consist of '
      "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
      "character"),
+    ("policy object label invalid",
+     [{**np({}), "metadata": {"name": "np", "namespace": "x", "labels": {"a": "b c"}}}],
+     f'{NP}: metadata.labels.a: Invalid value: "b c": a valid label must consist of '
+     "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+     "character"),
     # --- selectors -------------------------------------------------------------------------
     ("In without values", [sel_expr(key="app", operator="In")],
      f"{NP}: spec.podSelector.matchExpressions[0].values: Required value: must be specified "

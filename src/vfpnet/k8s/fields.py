@@ -112,9 +112,10 @@ def require(ref: ObjectRef, obj: Mapping[str, Any], key: str, path: str) -> Any:
 
 
 def want_str_map(ref: ObjectRef, value: object, path: str) -> dict[str, str]:
-    """A map of string to string (labels, matchLabels)."""
+    """A map of string to string (labels, matchLabels). A null value reads as "", as Go's
+    JSON decoder reads it into a string."""
     mapping = want_mapping(ref, value, path)
     out: dict[str, str] = {}
     for key, item in mapping.items():
-        out[key] = want_str(ref, item, child(path, key))
+        out[key] = "" if item is None else want_str(ref, item, child(path, key))
     return out

@@ -39,7 +39,7 @@ from vfpnet.k8s.clusterpolicy import (
 )
 from vfpnet.k8s.documents import Document, read_documents
 from vfpnet.k8s.fields import ObjectRef
-from vfpnet.k8s.meta import read_labels, read_object_ref
+from vfpnet.k8s.meta import read_metadata_labels, read_object_ref
 from vfpnet.k8s.model import (
     NAMESPACE_NAME_LABEL,
     Cluster,
@@ -140,8 +140,11 @@ class _Collector:
             document.file, kind, obj, namespaced=spec.namespaced, name_rule=name_rule
         )
         self.claim(spec.group, ref)
+        labels = read_metadata_labels(ref, obj)
         if kind == "Namespace":
-            self.namespaces[ref.name] = _read_namespace(ref, obj)
+            self.namespaces[ref.name] = Namespace(
+                ref.name, labels.with_label(NAMESPACE_NAME_LABEL, ref.name)
+            )
         elif kind == "NetworkPolicy":
             self.network_policies.append(read_network_policy(ref, obj))
         elif kind in _CLUSTER_POLICY_READERS:
@@ -180,12 +183,6 @@ class _Collector:
             cluster_policies=tuple(policies),
             warnings=tuple(self.warnings + _priority_tie_warnings(policies)),
         )
-
-
-def _read_namespace(ref: ObjectRef, obj: Mapping[str, Any]) -> Namespace:
-    metadata = obj.get("metadata") or {}
-    labels = read_labels(ref, metadata.get("labels"), "metadata.labels")
-    return Namespace(ref.name, labels.with_label(NAMESPACE_NAME_LABEL, ref.name))
 
 
 def _unmodelled_peer_warnings(policy: ClusterPolicy) -> list[str]:
