@@ -12,6 +12,7 @@ import sys
 
 # Subcommand name -> module that defines `add_parser(subparsers)`.
 SUBCOMMANDS: dict[str, str] = {
+    "vfp": "vfpnet.cli.vfp",
 }
 
 

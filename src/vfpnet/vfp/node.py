@@ -1,0 +1,42 @@
+"""The node as the VFP model sees it, read from the HNS emulator's state file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from vfpnet.errors import InputError
+from vfpnet.vfp.acl import endpoint_id
+from vfpnet.vfp.nsg_store import load_nsg
+from vfpnet.vfp.path import NodeSnapshot, parse_route
+from vfpnet.vfp.port import Port, build_port
+
+
+def load_node(state: str) -> NodeSnapshot:
+    """Endpoints, their networks, host routes and the uplink NSG of a state file."""
+    if not Path(state).exists():
+        raise InputError(f"state {state}: no such file")
+    import importlib
+
+    # Looked up by name: the VFP model needs only these four calls of the emulator.
+    emulator: Any = importlib.import_module("vfpnet.hns.emulator").Emulator(state)
+    endpoints = [dict(ep) for ep in emulator.list_endpoints()]
+    networks: dict[str, Mapping[str, Any]] = {}
+    for ep in endpoints:
+        net_id = str(ep.get("HostComputeNetwork") or "")
+        if net_id and net_id.lower() not in networks:
+            networks[net_id.lower()] = emulator.get_network(net_id)
+    routes = tuple(parse_route(r) for r in emulator.list_routes())
+    close = getattr(emulator, "close", None)
+    if callable(close):
+        close()
+    return NodeSnapshot(tuple(endpoints), tuple(networks.values()), routes, load_nsg(state))
+
+
+def endpoint_port(node: NodeSnapshot, wanted: str) -> Port:
+    """The port of one endpoint of the node (by ID, case-insensitive, or Name)."""
+    for ep in node.endpoints:
+        if endpoint_id(ep).lower() == wanted.lower() or ep.get("Name") == wanted:
+            return build_port(ep)
+    raise InputError(f"endpoint {wanted}: not found")
