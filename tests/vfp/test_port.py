@@ -206,8 +206,12 @@ def test_pass_leaves_the_decision_to_the_next_layer() -> None:
 
 
 def test_pass_with_no_further_layer_allows() -> None:
-    port = build_port(endpoint("ep1", POD, acl("Pass", "In", 100), acl("Block", "In", 200)))
-    assert port.evaluate(tcp_in(), "in").verdict == "allow"
+    port = build_port(
+        endpoint("ep1", POD, acl("Pass", "In", 100, rule_id="p"), acl("Block", "In", 200))
+    )
+    v = port.evaluate(tcp_in(), "in")
+    assert (v.verdict, v.rule, v.layer) == ("allow", "p", "ACL_ENDPOINT_LAYER")
+    assert "passes" in v.reason
 
 
 def test_ipv4_and_ipv6_groups_are_separate() -> None:

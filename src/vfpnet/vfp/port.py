@@ -236,14 +236,19 @@ def _allow(
     decisions: tuple[LayerDecision, ...],
 ) -> Verdict:
     if deciding is None:
-        if all(d.action == "no-rules" for d in decisions):
+        passed = [d for d in decisions if d.action == "pass"]
+        if not passed:
             reason = "the endpoint has no ACL policies: nothing filters it"
-        else:
-            reason = "Pass rules left the packet to layers without rules"
-        return Verdict(
-            "allow", endpoint, direction, reason, None, None, None, None, "new", decisions
+            return Verdict(
+                "allow", endpoint, direction, reason, None, None, None, None, "new", decisions
+            )
+        deciding = passed[-1]
+        reason = (
+            f"rule {deciding.rule} (priority {deciding.priority}) passes "
+            "and no later layer has rules"
         )
-    reason = f"rule {deciding.rule} (priority {deciding.priority}) allows"
+    else:
+        reason = f"rule {deciding.rule} (priority {deciding.priority}) allows"
     return Verdict(
         "allow",
         endpoint,
