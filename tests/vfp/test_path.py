@@ -157,3 +157,21 @@ def test_unknown_endpoint_and_missing_family_are_input_errors() -> None:
 def test_bad_route_is_an_input_error() -> None:
     with pytest.raises(InputError, match="host route"):
         parse_route({"DestinationPrefix": "nowhere", "NextHop": "10.0.0.1"})
+
+
+def test_on_link_host_route_keeps_the_packet_on_the_vswitch() -> None:
+    routes = (
+        parse_route({"DestinationPrefix": "10.240.0.0/24", "NextHop": "10.240.0.1"}),
+        parse_route({"DestinationPrefix": f"{B}/32", "NextHop": "0.0.0.0"}),
+    )
+    t = path_trace(node(endpoint("a", A), endpoint("b", B), routes=routes), "a", B, 80, TCP)
+    assert not t.crosses_uplink
+    assert [h for h, _ in hops(t)] == ["source-port", "vswitch", "destination-port"]
+
+
+def test_route_objects_with_attributes_are_read() -> None:
+    class Row:
+        destination_prefix = "10.240.0.6/32"
+        next_hop = "10.240.0.1"
+
+    assert parse_route(Row()) == HostRoute("10.240.0.6/32", "10.240.0.1")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,13 @@ def load_node(state: str) -> NodeSnapshot:
 
     # Looked up by name: the VFP model needs only these four calls of the emulator.
     emulator: Any = importlib.import_module("vfpnet.hns.emulator").Emulator(state)
-    endpoints = [dict(ep) for ep in emulator.list_endpoints()]
-    networks: dict[str, Mapping[str, Any]] = {}
-    for ep in endpoints:
-        net_id = str(ep.get("HostComputeNetwork") or "")
-        if net_id and net_id.lower() not in networks:
-            networks[net_id.lower()] = emulator.get_network(net_id)
-    routes = tuple(parse_route(r) for r in emulator.list_routes())
-    close = getattr(emulator, "close", None)
-    if callable(close):
-        close()
-    return NodeSnapshot(tuple(endpoints), tuple(networks.values()), routes, load_nsg(state))
+    try:
+        endpoints = tuple(dict(ep) for ep in emulator.list_endpoints())
+        networks = tuple(dict(net) for net in emulator.list_networks())
+        routes = tuple(parse_route(r) for r in emulator.list_routes())
+    finally:
+        emulator.close()
+    return NodeSnapshot(endpoints, networks, routes, load_nsg(state))
 
 
 def endpoint_port(node: NodeSnapshot, wanted: str) -> Port:

@@ -6,8 +6,10 @@ gateway (the /32 routes of transparent-tunnel mode), and traffic for another sub
 for an address off the node (via the network's gateway), leaves through the uplink,
 where the cloud NSG's Outbound rules apply; when its destination is an endpoint on this
 node it comes back through the uplink, meeting the NSG's Inbound rules, and then the
-destination port's ACLs. A host route wins over the same-subnet shortcut, as the host's
-routing table would have it; among host routes the longest prefix wins.
+destination port's ACLs. A host route via a gateway wins over the same-subnet shortcut,
+as the host's routing table would have it; among host routes the longest prefix wins; an
+on-link host route (next hop 0.0.0.0 or ::) to a local endpoint keeps the packet on the
+vSwitch.
 """
 
 from __future__ import annotations
@@ -128,13 +130,19 @@ def path_trace(
         return done(False)
 
     route = _host_route(node.routes, packet.dst)
+    on_link = route is not None and ipaddress.ip_address(route.next_hop).is_unspecified
     src_subnet = _subnet_of(node, src_ep, src_ip)
-    if route is None and dst_ep is not None and _same_subnet(node, src_ep, dst_ep, src_subnet):
-        hops.append(
-            Hop("vswitch", "allow", f"same subnet {src_subnet}: the vSwitch forwards it directly")
+    if dst_ep is not None and (
+        on_link or (route is None and _same_subnet(node, src_ep, dst_ep, src_subnet))
+    ):
+        why = (
+            f"on-link host route {route.prefix}"
+            if on_link and route is not None
+            else f"same subnet {src_subnet}"
         )
+        hops.append(Hop("vswitch", "allow", f"{why}: the vSwitch forwards it directly"))
     else:
-        if route is not None:
+        if route is not None and not on_link:
             hops.append(
                 Hop(
                     "host-route",
@@ -172,8 +180,17 @@ def path_trace(
     return done(any(h.hop == "uplink-nsg-out" for h in hops))
 
 
-def parse_route(route: Mapping[str, Any]) -> HostRoute:
-    """A host route from HNS emulator / `route print` shaped JSON."""
+def parse_route(route: Mapping[str, Any] | Any) -> HostRoute:
+    """A host route from the emulator's route objects or MIB_IPFORWARD_ROW2-shaped JSON.
+
+    Accepts `{"DestinationPrefix", "NextHop"}`, `{"Destination", "Mask", "Gateway"}` or an
+    object with `.destination_prefix` and `.next_hop`.
+    """
+    if not isinstance(route, Mapping):
+        route = {
+            "DestinationPrefix": getattr(route, "destination_prefix", None),
+            "NextHop": getattr(route, "next_hop", None),
+        }
     prefix = route.get("DestinationPrefix") or route.get("Prefix")
     hop = route.get("NextHop") or route.get("Gateway") or route.get("GatewayAddress")
     if prefix is None and route.get("Destination") is not None:
