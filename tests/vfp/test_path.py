@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from vfpnet.errors import InputError
+from vfpnet.hns.errors import HcnError
 from vfpnet.vfp.nsg import parse_nsg
 from vfpnet.vfp.packet import TCP
 from vfpnet.vfp.path import HostRoute, NodeSnapshot, parse_route, path_trace
@@ -148,7 +149,7 @@ def test_outbound_nsg_deny_blocks_at_the_uplink() -> None:
 
 
 def test_unknown_endpoint_and_missing_family_are_input_errors() -> None:
-    with pytest.raises(InputError, match="endpoint nope: not found"):
+    with pytest.raises(HcnError, match=r"0x803B0002 .*endpoint nope"):
         path_trace(node(endpoint("a", A)), "nope", B, 80, TCP)
     with pytest.raises(InputError, match="no IPv6 address"):
         path_trace(node(endpoint("a", A)), "a", "fd00::1", 80, TCP)

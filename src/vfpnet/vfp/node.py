@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from vfpnet.errors import InputError
+from vfpnet.hns.errors import hcn_error
 from vfpnet.vfp.acl import endpoint_id
 from vfpnet.vfp.nsg_store import load_nsg
 from vfpnet.vfp.path import NodeSnapshot, parse_route
@@ -16,16 +16,20 @@ def load_node(state: str) -> NodeSnapshot:
     """Endpoints, their networks, host routes and the uplink NSG of a state file."""
     if not Path(state).exists():
         raise InputError(f"state {state}: no such file")
-    import importlib
+    import sqlite3
 
-    # Looked up by name: the VFP model needs only these four calls of the emulator.
-    emulator: Any = importlib.import_module("vfpnet.hns.emulator").Emulator(state)
+    from vfpnet.hns.emulator import Emulator
+
     try:
-        endpoints = tuple(dict(ep) for ep in emulator.list_endpoints())
-        networks = tuple(dict(net) for net in emulator.list_networks())
-        routes = tuple(parse_route(r) for r in emulator.list_routes())
-    finally:
-        emulator.close()
+        emulator = Emulator(state)
+        try:
+            endpoints = tuple(dict(ep) for ep in emulator.list_endpoints())
+            networks = tuple(dict(net) for net in emulator.list_networks())
+            routes = tuple(parse_route(r) for r in emulator.list_routes())
+        finally:
+            emulator.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"state {state}: not a usable HNS state file ({exc})") from None
     return NodeSnapshot(endpoints, networks, routes, load_nsg(state))
 
 
@@ -34,4 +38,4 @@ def endpoint_port(node: NodeSnapshot, wanted: str) -> Port:
     for ep in node.endpoints:
         if endpoint_id(ep).lower() == wanted.lower() or ep.get("Name") == wanted:
             return build_port(ep)
-    raise InputError(f"endpoint {wanted}: not found")
+    raise hcn_error("HCN_E_ENDPOINT_NOT_FOUND", f"endpoint {wanted}")

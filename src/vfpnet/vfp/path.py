@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vfpnet.errors import InputError
+from vfpnet.hns.errors import hcn_error
 from vfpnet.vfp.acl import endpoint_addresses, endpoint_id
 from vfpnet.vfp.nsg import Nsg, NsgDirection, evaluate_nsg
 from vfpnet.vfp.packet import Packet, address_key
@@ -225,7 +226,7 @@ def _find_endpoint(node: NodeSnapshot, wanted: str) -> Mapping[str, Any]:
     for ep in node.endpoints:
         if endpoint_id(ep).lower() == wanted.lower() or ep.get("Name") == wanted:
             return ep
-    raise InputError(f"endpoint {wanted}: not found on this node")
+    raise hcn_error("HCN_E_ENDPOINT_NOT_FOUND", f"endpoint {wanted}")
 
 
 def _is_remote(ep: Mapping[str, Any]) -> bool:
