@@ -4,7 +4,9 @@ Per endpoint a port (`build_port(endpoint_json) -> Port`) holds layers, groups a
 translated from the endpoint's HNS ACL policies; `Port.process(packet)` gives a `Verdict`
 through a stateful flow table. `path_trace(node, from_endpoint, dst, ...)` follows a packet
 across the node: source port, vSwitch or host route + uplink with the cloud NSG, and the
-destination port.
+destination port; `load_node(state_path)` reads a node (endpoints, networks, host routes,
+NSG) from the HNS emulator's state file, `save_nsg(state_path, parse_nsg(doc, name))`
+sets its uplink NSG.
 
 What the public record says, and what this model follows:
 - Switch ACLs live in the VFP layer ACL_ENDPOINT_LAYER, one group per direction and IP
@@ -40,7 +42,11 @@ Where the record is unclear this model chooses (callers must not depend on it):
 from __future__ import annotations
 
 from vfpnet.vfp.flows import FlowTable
+from vfpnet.vfp.node import load_node
+from vfpnet.vfp.nsg import Nsg, NsgDecision, NsgRule, evaluate_nsg, parse_nsg
+from vfpnet.vfp.nsg_store import load_nsg, save_nsg
 from vfpnet.vfp.packet import Packet
+from vfpnet.vfp.path import Hop, HostRoute, NodeSnapshot, PathTrace, path_trace
 from vfpnet.vfp.port import Port, build_port
 from vfpnet.vfp.rules import Group, Layer, Rule
 from vfpnet.vfp.verdict import LayerDecision, Verdict
@@ -48,11 +54,24 @@ from vfpnet.vfp.verdict import LayerDecision, Verdict
 __all__ = [
     "FlowTable",
     "Group",
+    "Hop",
+    "HostRoute",
     "Layer",
     "LayerDecision",
+    "NodeSnapshot",
+    "Nsg",
+    "NsgDecision",
+    "NsgRule",
     "Packet",
+    "PathTrace",
     "Port",
     "Rule",
     "Verdict",
     "build_port",
+    "evaluate_nsg",
+    "load_node",
+    "load_nsg",
+    "parse_nsg",
+    "path_trace",
+    "save_nsg",
 ]
