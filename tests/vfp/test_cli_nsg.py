@@ -92,3 +92,45 @@ def test_usage_error_of_a_vfp_command_is_one_line() -> None:
     res = vfpnet("vfp", "--state", "x.db", "trace", "--endpoint", "e", "--direction", "up")
     assert res.returncode == 2
     assert_one_line_error(res, "--direction", "invalid choice")
+
+
+def test_concurrent_set_nsg_and_emulator_writes_share_the_state_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from vfpnet.hns.emulator import Emulator
+
+    state = tmp_path / "state.db"
+    files = []
+    for i in range(6):
+        doc = json.loads(json.dumps(RULES))
+        doc["securityRules"][0]["name"] = f"writer-{i}"
+        path = tmp_path / f"nsg{i}.json"
+        path.write_text(json.dumps(doc))
+        files.append(path)
+    emu = Emulator(str(state))
+    try:
+        net = emu.create_network(
+            {"Name": "n", "Type": "L2Bridge", "SchemaVersion": {"Major": 2, "Minor": 0},
+             "Ipams": [{"Type": "Static", "Subnets": [{"IpAddressPrefix": "10.9.0.0/24"}]}]}
+        )  # fmt: skip
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "vfpnet", "vfp", "--state", str(state), "set-nsg", str(f)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for f in files
+        ]
+        created = [
+            emu.create_endpoint(net["ID"], {"Name": f"e{i}", "SchemaVersion": {"Major": 2}})["ID"]
+            for i in range(10)
+        ]
+        results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
+        assert all(rc == 0 for _, _, rc in results), results
+        assert sorted(e["ID"] for e in emu.list_endpoints()) == sorted(created)
+    finally:
+        emu.close()
+    shown = json.loads(vfpnet("vfp", "--state", str(state), "show-nsg", "--format", "json").stdout)
+    assert [r["name"] for r in shown["securityRules"]] in [[f"writer-{i}"] for i in range(6)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from vfpnet.errors import InputError
-from vfpnet.vfp.nsg import Nsg, evaluate_nsg, parse_nsg
+from vfpnet.vfp.nsg import Nsg, NsgDirection, effective_rules, evaluate_nsg, parse_nsg
 from vfpnet.vfp.nsg_store import load_nsg, read_nsg_file, save_nsg
 from vfpnet.vfp.packet import ICMP, TCP, UDP, Packet
 
@@ -57,28 +57,33 @@ def test_user_deny_beats_default_allow_vnet() -> None:
     assert (other.access, other.rule, other.default) == ("Allow", "AllowVnetInBound", True)
 
 
-def test_default_rules_without_user_rules() -> None:
-    empty = Nsg()
-    cases = [
-        (tcp("10.240.0.5", "10.240.1.6"), "Inbound", "AllowVnetInBound", "Allow"),
-        (tcp("203.0.113.5", "10.240.0.6"), "Inbound", "DenyAllInBound", "Deny"),
-        (tcp("168.63.129.16", "10.240.0.6"), "Inbound", "AllowAzureLoadBalancerInBound", "Allow"),
-        (tcp("10.240.0.5", "10.240.0.6"), "Outbound", "AllowVnetOutBound", "Allow"),
-        (tcp("10.240.0.5", "203.0.113.5"), "Outbound", "AllowInternetOutBound", "Allow"),
+@pytest.mark.parametrize(
+    ("src", "dst", "direction", "name", "priority", "access"),
+    [
+        ("10.240.0.5", "10.240.1.6", "Inbound", "AllowVnetInBound", 65000, "Allow"),
+        ("168.63.129.16", "10.240.0.6", "Inbound", "AllowAzureLoadBalancerInBound", 65001, "Allow"),
+        ("203.0.113.5", "10.240.0.6", "Inbound", "DenyAllInBound", 65500, "Deny"),
+        ("10.240.0.5", "10.240.0.6", "Outbound", "AllowVnetOutBound", 65000, "Allow"),
+        ("10.240.0.5", "203.0.113.5", "Outbound", "AllowInternetOutBound", 65001, "Allow"),
+    ],
+)
+def test_default_rules_without_user_rules(
+    src: str, dst: str, direction: NsgDirection, name: str, priority: int, access: str
+) -> None:
+    d = evaluate_nsg(Nsg(), tcp(src, dst), direction, VNET)
+    assert (d.rule, d.priority, d.access, d.default) == (name, priority, access, True)
+
+
+def test_deny_all_outbound_is_the_last_default() -> None:
+    rules = effective_rules(Nsg(), "Outbound")
+    assert [(r.name, r.priority) for r in rules] == [
+        ("AllowVnetOutBound", 65000),
+        ("AllowInternetOutBound", 65001),
+        ("DenyAllOutBound", 65500),
     ]
-    for packet, direction, name, access in cases:
-        d = evaluate_nsg(empty, packet, direction, VNET)  # type: ignore[arg-type]
-        assert (d.rule, d.access) == (name, access), packet
-    priorities = {
-        "AllowVnetInBound": 65000,
-        "AllowAzureLoadBalancerInBound": 65001,
-        "DenyAllInBound": 65500,
-    }
-    for name, prio in priorities.items():
-        packet = {"AllowVnetInBound": cases[0][0], "DenyAllInBound": cases[1][0]}.get(
-            name, cases[2][0]
-        )
-        assert evaluate_nsg(empty, packet, "Inbound", VNET).priority == prio
+    # With the VNet and Internet allowances shadowed by a user rule, nothing else is open.
+    n = nsg(rule("deny-vnet-out", 4096, direction="Outbound", protocol="*", dst="VirtualNetwork"))
+    assert evaluate_nsg(n, tcp("10.240.0.5", "10.240.0.6"), "Outbound", VNET).access == "Deny"
 
 
 def test_deny_all_outbound_default_applies_when_outside_rules_are_removed() -> None:
