@@ -12,6 +12,7 @@ import sys
 
 # Subcommand name -> module that defines `add_parser(subparsers)`.
 SUBCOMMANDS: dict[str, str] = {
+    "hns": "vfpnet.cli.hns",
     "vfp": "vfpnet.cli.vfp",
 }
 
