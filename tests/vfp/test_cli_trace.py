@@ -273,3 +273,28 @@ def test_unknown_endpoint_is_one_line_hns_error(node: dict[str, Any]) -> None:
         "TCP",
     )
     assert_one_line_error(res, "0x803B0002", "nope")
+
+
+def test_trace_reply_rides_the_flow_of_the_allowed_connection(node: dict[str, Any]) -> None:
+    args = (
+        "trace",
+        "--endpoint",
+        node["web"],
+        "--direction",
+        "out",
+        "--protocol",
+        "TCP",
+        "--src",
+        f"{WEB}:80",
+        "--dst",
+        f"{CLIENT}:40000",
+        "--format",
+        "json",
+    )
+    alone = json.loads(vfp(node, *args).stdout)
+    assert alone["verdict"] == "block"  # web has no Out rule: default block
+    reply = json.loads(vfp(node, *args, "--reply").stdout)
+    assert (reply["verdict"], reply["flow"], reply["rule"]) == ("allow", "reply", "allow-web")
+    other = list(args)
+    other[other.index(f"{WEB}:80")] = f"{WEB}:81"  # answers a connection that was blocked
+    assert json.loads(vfp(node, *other, "--reply").stdout)["verdict"] == "block"

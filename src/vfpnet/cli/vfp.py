@@ -1,12 +1,12 @@
 """`vfpnet vfp`: the VFP model of a node, shaped like vfpctrl.
 
-    vfpnet vfp --state PATH list-rules --endpoint ID [--format text|json]
-    vfpnet vfp --state PATH set-nsg FILE|-
-    vfpnet vfp --state PATH show-nsg [--format text|json]
-    vfpnet vfp --state PATH trace --endpoint ID --direction in|out --protocol P
-                                  --src IP:PORT --dst IP:PORT [--format text|json]
-    vfpnet vfp --state PATH trace-path --from-endpoint ID --dst IP:PORT --protocol P
-                                       [--src-port N] [--format text|json]
+vfpnet vfp --state PATH list-rules --endpoint ID [--format text|json]
+vfpnet vfp --state PATH set-nsg FILE|-
+vfpnet vfp --state PATH show-nsg [--format text|json]
+vfpnet vfp --state PATH trace --endpoint ID --direction in|out --protocol P
+                              --src IP:PORT --dst IP:PORT [--reply] [--format text|json]
+vfpnet vfp --state PATH trace-path --from-endpoint ID --dst IP:PORT --protocol P
+                                   [--src-port N] [--format text|json]
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--protocol", required=True, metavar="TCP|UDP|SCTP|ICMP")
     p.add_argument("--src", required=True, metavar="IP:PORT")
     p.add_argument("--dst", required=True, metavar="IP:PORT")
+    p.add_argument(
+        "--reply",
+        action="store_true",
+        help="the packet answers a connection: trace that connection's first packet first",
+    )
     _format(p)
     p.set_defaults(func=run, action=_trace)
 
@@ -119,7 +124,7 @@ def _trace(args: argparse.Namespace) -> int:
     from vfpnet.vfp import queries, render
 
     verdict = queries.trace_packet(
-        args.state, args.endpoint, args.direction, args.protocol, args.src, args.dst
+        args.state, args.endpoint, args.direction, args.protocol, args.src, args.dst, args.reply
     )
     _emit(args, render.verdict_dict(verdict), render.verdict_text(verdict))
     return 0

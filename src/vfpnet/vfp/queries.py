@@ -24,16 +24,30 @@ def endpoint_rules(state: str, endpoint: str) -> Port:
 
 
 def trace_packet(
-    state: str, endpoint: str, direction: Direction, protocol: str, src: str, dst: str
+    state: str,
+    endpoint: str,
+    direction: Direction,
+    protocol: str,
+    src: str,
+    dst: str,
+    reply: bool = False,
 ) -> Verdict:
-    """One packet through one endpoint's layers (its first packet: no flows yet)."""
+    """One packet through one endpoint's layers.
+
+    The packet opens a connection (the port has no flows yet); with `reply` it answers
+    one: the connection's opening packet (the other way) goes through the port first, so
+    the reply rides its flow when that packet was allowed.
+    """
     proto = protocol_number(protocol)
     src_ip, src_port = parse_endpoint_address(src, "--src", proto)
     dst_ip, dst_port = parse_endpoint_address(dst, "--dst", proto)
     if address_key(src_ip)[0] != address_key(dst_ip)[0]:
         raise InputError(f"--src {src} and --dst {dst}: one is IPv4, the other IPv6")
     port = endpoint_port(load_node(state), endpoint)
-    return port.process(Packet(proto, src_ip, src_port, dst_ip, dst_port), direction)
+    packet = Packet(proto, src_ip, src_port, dst_ip, dst_port)
+    if reply:
+        port.process(packet.reply(), "in" if direction == "out" else "out")
+    return port.process(packet, direction)
 
 
 def trace_path(
