@@ -14,6 +14,8 @@ import sys
 SUBCOMMANDS: dict[str, str] = {
     "reach": "vfpnet.cli.reach",
     "explain": "vfpnet.cli.explain",
+    "hns": "vfpnet.cli.hns",
+    "vfp": "vfpnet.cli.vfp",
 }
 
 
