@@ -24,3 +24,6 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self._policy.initial
+
+
+DEFAULT_BACKOFF = BackoffPolicy()
