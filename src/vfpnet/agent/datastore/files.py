@@ -1,0 +1,237 @@
+"""The files datastore: a directory of manifests, watched by polling.
+
+Every `*.yaml`, `*.yml` and `*.json` under the directory (recursively; names starting with
+a dot are skipped, so a ConfigMap volume's `..data` twin is read once, through its
+symlinks) is read with `manifests.read_manifest`. A poll compares each file's
+(mtime, size, inode); a changed file is read again and the union of all files' objects is
+diffed against the previous union, so a change comes out as per-object events.
+
+A file that cannot be read (a syntax error, a malformed object) keeps the objects it had
+before and yields one `ErrorEvent` naming the file and line: a broken edit never removes
+policies. The same object defined in two files is taken from the first file (by path).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vfpnet.agent.datastore.errors import BadDataError, DatastoreError, DatastoreUnavailable
+from vfpnet.agent.datastore.events import (
+    ErrorEvent,
+    EventType,
+    ObjectEvent,
+    ResyncEvent,
+    Snapshot,
+)
+from vfpnet.agent.datastore.kinds import ObjectKey, RawObject
+from vfpnet.agent.datastore.manifests import MANIFEST_SUFFIXES, read_manifest
+from vfpnet.agent.datastore.stream import ThreadedWatch, WatchContext
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _FileState:
+    signature: Signature
+    objects: Mapping[ObjectKey, RawObject]  # the last objects read without error
+    error: BadDataError | None = None
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """One poll's view of the directory."""
+
+    revision: str
+    files: Mapping[Path, _FileState]
+    objects: Mapping[ObjectKey, RawObject]
+    duplicates: frozenset[str] = frozenset()
+    missing: bool = False
+
+
+@dataclass
+class _Scan:
+    files: dict[Path, _FileState] = field(default_factory=dict)
+    errors: list[DatastoreError] = field(default_factory=list)
+
+
+class FilesDatastore:
+    """`files:DIR`."""
+
+    def __init__(self, directory: Path, poll_interval: float = 0.2) -> None:
+        self.directory = directory
+        self.poll_interval = poll_interval
+        self._token = secrets.token_hex(4)
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._latest = _Tree(self._next_revision(), {}, {})
+
+    @property
+    def description(self) -> str:
+        return f"files:{self.directory}"
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            previous = self._latest
+        if not self.directory.is_dir():
+            raise DatastoreUnavailable(f"{self.description}: not a directory")
+        scan = _scan(self.directory, previous.files)
+        # Every current problem, not only the new ones: a snapshot stands on its own.
+        tree, _ = self._merge(scan.files, _Tree(previous.revision, {}, {}))
+        self._publish(tree)
+        errors: list[DatastoreError] = []
+        for path in sorted(tree.files):
+            error = tree.files[path].error
+            if error is not None:
+                errors.append(error)
+        errors += [DatastoreError(msg) for msg in sorted(tree.duplicates)]
+        return Snapshot(dict(tree.objects), tree.revision, tuple(errors))
+
+    def watch(self, since: str) -> ThreadedWatch:
+        return ThreadedWatch(self.description, lambda ctx: self._produce(ctx, since))
+
+    def _produce(self, ctx: WatchContext, since: str) -> None:
+        with self._lock:
+            tree = self._latest
+        if tree.revision != since:
+            try:
+                snapshot = self.snapshot()
+            except DatastoreError as exc:
+                ctx.emit(ErrorEvent(exc))
+            else:
+                ctx.emit(ResyncEvent(snapshot, f"revision {since!r} is not this store's latest"))
+            with self._lock:
+                tree = self._latest
+        while not ctx.sleep(self.poll_interval):
+            tree = self._poll(ctx, tree)
+
+    def _poll(self, ctx: WatchContext, tree: _Tree) -> _Tree:
+        if not self.directory.is_dir():
+            if not tree.missing:
+                ctx.emit(
+                    ErrorEvent(
+                        DatastoreUnavailable(
+                            f"{self.description}: not a directory (keeping the objects read)"
+                        )
+                    )
+                )
+            return _Tree(tree.revision, tree.files, tree.objects, tree.duplicates, missing=True)
+        scan = _scan(self.directory, tree.files)
+        if scan.files == tree.files and not tree.missing:
+            return tree
+        new_tree, duplicate_errors = self._merge(scan.files, tree)
+        for error in scan.errors + duplicate_errors:
+            log.warning("%s", error)
+            ctx.emit(ErrorEvent(error))
+        for event in _diff(tree.objects, new_tree.objects, new_tree.revision):
+            ctx.emit(event)
+        self._publish(new_tree)
+        return new_tree
+
+    def _merge(
+        self, files: Mapping[Path, _FileState], previous: _Tree
+    ) -> tuple[_Tree, list[DatastoreError]]:
+        """The union of the files' objects, and the duplicates not reported before."""
+        objects: dict[ObjectKey, RawObject] = {}
+        origin: dict[ObjectKey, Path] = {}
+        duplicates: dict[str, BadDataError] = {}
+        for path in sorted(files):
+            for key, obj in files[path].objects.items():
+                if key in objects:
+                    error = BadDataError(
+                        str(path), "metadata.name",
+                        f"{key} is also defined in {origin[key]}; that one is used",
+                    )
+                    duplicates[str(error)] = error
+                    continue
+                objects[key] = obj
+                origin[key] = path
+        new: list[DatastoreError] = [
+            e for msg, e in sorted(duplicates.items()) if msg not in previous.duplicates
+        ]
+        tree = _Tree(self._next_revision(), dict(files), objects, frozenset(duplicates))
+        return tree, new
+
+    def _next_revision(self) -> str:
+        self._counter += 1
+        return f"{self._counter}@{self._token}"
+
+    def _publish(self, tree: _Tree) -> None:
+        with self._lock:
+            self._latest = tree
+
+
+def _diff(
+    old: Mapping[ObjectKey, RawObject], new: Mapping[ObjectKey, RawObject], revision: str
+) -> Iterator[ObjectEvent]:
+    for key in sorted(old.keys() - new.keys()):
+        yield ObjectEvent(EventType.DELETED, key, old[key], revision)
+    for key in sorted(new):
+        if key not in old:
+            yield ObjectEvent(EventType.ADDED, key, new[key], revision)
+        elif old[key] != new[key]:
+            yield ObjectEvent(EventType.MODIFIED, key, new[key], revision)
+
+
+def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
+    scan = _Scan()
+    for path in _manifest_paths(directory):
+        try:
+            signature = _signature(path)
+        except FileNotFoundError:
+            continue
+        before = previous.get(path)
+        if before is not None and before.signature == signature:
+            scan.files[path] = before
+            continue
+        state = _read(path, signature, before)
+        if state is None:  # changed while being read: pick it up at the next poll
+            if before is not None:
+                scan.files[path] = before
+            continue
+        scan.files[path] = state
+        if state.error is not None:
+            scan.errors.append(state.error)
+    return scan
+
+
+def _read(path: Path, signature: Signature, before: _FileState | None) -> _FileState | None:
+    kept: Mapping[ObjectKey, RawObject] = before.objects if before else {}
+    try:
+        text = path.read_text(encoding="utf-8")
+        if _signature(path) != signature:
+            return None
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return _FileState(signature, kept, BadDataError(str(path), "", f"cannot read: {reason}"))
+    try:
+        return _FileState(signature, read_manifest(path, text))
+    except BadDataError as exc:
+        problem = exc.problem
+        if kept:
+            problem += f" (keeping the {len(kept)} objects read from it before)"
+        return _FileState(signature, kept, BadDataError(exc.source, exc.field, problem))
+
+
+def _signature(path: Path) -> Signature:
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+
+
+def _manifest_paths(directory: Path) -> list[Path]:
+    found: list[Path] = []
+    for root, dirs, names in os.walk(directory, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(root, n) for n in names if not n.startswith(".") and n.endswith(MANIFEST_SUFFIXES)
+        )
+    return sorted(found)
