@@ -491,6 +491,15 @@ def test_invalid_item_of_a_list_is_named_by_its_object(
     )
 
 
+def test_document_that_is_plain_text_is_refused(
+    write: ManifestWriter, reach_error: Callable[..., str]
+) -> None:
+    path = write("just some text\n")
+    assert reach_error(path) == (
+        f"vfpnet: {path}: document 1: must be a Kubernetes object (a mapping), not a string"
+    )
+
+
 def test_missing_path_is_an_input_error(reach_error: Callable[..., str], tmp_path: Any) -> None:
     missing = str(tmp_path / "nope.yaml")
     assert reach_error(missing) == f"vfpnet: {missing}: no such file or directory"

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from vfpnet.errors import InputError
+from vfpnet.k8s.fields import type_name
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -98,8 +99,9 @@ def _decode_file(file: str) -> list[Any]:
 
 def _expand(file: str, where: str, decoded: object) -> Iterator[Document]:
     if not isinstance(decoded, dict):
-        what = "a list" if isinstance(decoded, list) else f"a {type(decoded).__name__}"
-        raise InputError(f"{file}: {where}: must be a Kubernetes object (a mapping), not {what}")
+        raise InputError(
+            f"{file}: {where}: must be a Kubernetes object (a mapping), not {type_name(decoded)}"
+        )
     kind = decoded.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and "items" in decoded:
         items = decoded["items"]

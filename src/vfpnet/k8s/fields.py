@@ -44,7 +44,7 @@ def index(path: str, i: int) -> str:
     return f"{path}[{i}]"
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
     """The JSON type of `value`, with its article ("a list", "an object")."""
     if value is None:
         return "null"
@@ -67,7 +67,7 @@ def want_mapping(ref: ObjectRef, value: object, path: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        ref.fail(path, f"must be an object, not {_type_name(value)}")
+        ref.fail(path, f"must be an object, not {type_name(value)}")
     for key in value:
         if not isinstance(key, str):
             ref.fail(path, f"key {key!r} must be a string")
@@ -79,13 +79,13 @@ def want_list(ref: ObjectRef, value: object, path: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        ref.fail(path, f"must be a list, not {_type_name(value)}")
+        ref.fail(path, f"must be a list, not {type_name(value)}")
     return value
 
 
 def want_str(ref: ObjectRef, value: object, path: str) -> str:
     if not isinstance(value, str):
-        ref.fail(path, f"must be a string, not {_type_name(value)}")
+        ref.fail(path, f"must be a string, not {type_name(value)}")
     return value
 
 
@@ -93,13 +93,13 @@ def want_int(ref: ObjectRef, value: object, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        ref.fail(path, f"must be an integer, not {_type_name(value)}")
+        ref.fail(path, f"must be an integer, not {type_name(value)}")
     return value
 
 
 def want_bool(ref: ObjectRef, value: object, path: str) -> bool:
     if not isinstance(value, bool):
-        ref.fail(path, f"must be a boolean, not {_type_name(value)}")
+        ref.fail(path, f"must be a boolean, not {type_name(value)}")
     return value
 
 
