@@ -16,11 +16,9 @@ import yaml
 
 from vfpnet.errors import InputError
 from vfpnet.k8s.fields import type_name
+from vfpnet.k8s.yamldecode import load_all
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 @dataclass(frozen=True, eq=False)
 class Document:
@@ -86,7 +84,7 @@ def _decode_file(file: str) -> list[Any]:
         except json.JSONDecodeError as exc:
             raise InputError(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     try:
-        return list(yaml.load_all(text, Loader=_Loader))
+        return load_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
