@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -42,9 +42,17 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         result: str = super().resolve(kind, value, implicit)
         return result
 
+    # Path resolvers are not used by the safe loader; libyaml calls these per node.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
 
 class _Builder:
-    """Builds values from one document's node tree (aliases share their node)."""
+    """Builds values from one document's node tree (aliases share their node; an alias to
+    an ancestor, a recursive structure no manifest needs, is refused)."""
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
@@ -56,45 +64,37 @@ class _Builder:
             if node.tag == _STR:
                 return node.value
             return self.loader.construct_object(node, deep=True)
-        if cls is SequenceNode and node.tag == _SEQ:
-            with _Open(self, node):
-                return [self.build(item) for item in node.value]
-        if cls is MappingNode and node.tag == _MAP and not any(
-            key.tag == _MERGE for key, _ in node.value
-        ):
-            with _Open(self, node):
-                out: dict[Any, Any] = {}
-                for key_node, value_node in node.value:
-                    key = self.build(key_node)
-                    try:
-                        hash(key)
-                    except TypeError:
-                        raise yaml.constructor.ConstructorError(
-                            "while constructing a mapping", node.start_mark,
-                            "found unhashable key", key_node.start_mark,
-                        ) from None
-                    out[key] = self.build(value_node)
-                return out
-        return self.loader.construct_object(node, deep=True)
-
-
-class _Open:
-    """Marks a collection node as being built, refusing an alias to an ancestor (a
-    recursive structure, which no manifest needs)."""
-
-    def __init__(self, builder: _Builder, node: Node) -> None:
-        self.builder = builder
-        self.node = node
-
-    def __enter__(self) -> None:
-        if id(self.node) in self.builder.open:
+        if node.tag != (_SEQ if cls is SequenceNode else _MAP):
+            return self.loader.construct_object(node, deep=True)
+        key = id(node)
+        if key in self.open:
             raise yaml.constructor.ConstructorError(
-                None, None, "found a recursive alias", self.node.start_mark
+                None, None, "found a recursive alias", node.start_mark
             )
-        self.builder.open.add(id(self.node))
+        self.open.add(key)
+        try:
+            if cls is SequenceNode:
+                return [self.build(item) for item in node.value]
+            return self._mapping(node)
+        finally:
+            self.open.discard(key)
 
-    def __exit__(self, *exc: object) -> None:
-        self.builder.open.discard(id(self.node))
+    def _mapping(self, node: Node) -> Any:
+        build = self.build
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                return self.loader.construct_object(node, deep=True)
+            key = build(key_node)
+            value = build(value_node)
+            try:
+                out[key] = value
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    "found unhashable key", key_node.start_mark,
+                ) from None
+        return out
 
 
 def load_all(text: str) -> list[Any]:
