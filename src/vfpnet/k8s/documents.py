@@ -14,8 +14,7 @@ from typing import Any
 
 import yaml
 
-from vfpnet.errors import InputError
-from vfpnet.k8s.fields import type_name
+from vfpnet.k8s.fields import input_error, type_name
 from vfpnet.k8s.yamldecode import load_all
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -57,7 +56,7 @@ def manifest_files(paths: Sequence[str]) -> list[str]:
         elif os.path.exists(path):
             add(path)
         else:
-            raise InputError(f"{path}: no such file or directory")
+            raise input_error(f"{path}: no such file or directory")
     return found
 
 
@@ -75,29 +74,29 @@ def _decode_file(file: str) -> list[Any]:
         with open(file, encoding="utf-8") as handle:
             text = handle.read()
     except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise input_error(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
-        raise InputError(f"{file}: cannot read: {exc.strerror}") from None
+        raise input_error(f"{file}: cannot read: {exc.strerror}") from None
     if file.endswith(".json"):
         try:
             return [json.loads(text)] if text.strip() else []
         except json.JSONDecodeError as exc:
-            raise InputError(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+            raise input_error(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     try:
         return load_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
         problem = exc.problem or exc.context or "syntax error"
-        raise InputError(f"{where}: invalid YAML: {problem}") from None
+        raise input_error(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         message = " ".join(str(exc).split())
-        raise InputError(f"{file}: invalid YAML: {message}") from None
+        raise input_error(f"{file}: invalid YAML: {message}") from None
 
 
 def _expand(file: str, where: str, decoded: object) -> Iterator[Document]:
     if not isinstance(decoded, dict):
-        raise InputError(
+        raise input_error(
             f"{file}: {where}: must be a Kubernetes object (a mapping), not {type_name(decoded)}"
         )
     kind = decoded.get("kind")
@@ -106,7 +105,7 @@ def _expand(file: str, where: str, decoded: object) -> Iterator[Document]:
         if items is None:
             return
         if not isinstance(items, list):
-            raise InputError(f"{file}: {where}: {kind}: items: must be a list")
+            raise input_error(f"{file}: {where}: {kind}: items: must be a list")
         item_kind = kind[: -len("List")] if kind != "List" else None
         for i, item in enumerate(items):
             item_where = f"{where} items[{i}]"

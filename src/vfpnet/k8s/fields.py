@@ -33,7 +33,20 @@ class ObjectRef:
 
     def fail(self, path: str, message: str) -> NoReturn:
         """Raise the one-line InputError for field `path` of this object."""
-        raise InputError(f"{self.file}: {self.label}: {path}: {message}")
+        raise input_error(f"{self.file}: {self.label}: {path}: {message}")
+
+
+def one_line(text: str) -> str:
+    """`text` with every non-printable character (newlines included) escaped, so that
+    names and values taken from a manifest cannot break a message over lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def input_error(message: str) -> InputError:
+    """The InputError for `message`, kept on one line."""
+    return InputError(one_line(message))
 
 
 def child(path: str, key: str) -> str:
