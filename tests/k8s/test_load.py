@@ -3,6 +3,7 @@ kind, defaults (namespace, protocol, policyTypes), undeclared namespaces, skippe
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 from collections.abc import Callable
@@ -304,3 +305,10 @@ def test_model_objects_are_hashable(write: ManifestWriter) -> None:
     cluster = load_cluster([path])
     assert {cluster.workloads[0]: 1}[workload(cluster, "Pod", "a")] == 1
     assert len({Labels.of({"a": "1", "b": "2"}), Labels.of({"b": "2", "a": "1"})}) == 1
+
+
+def test_dash_reads_manifests_from_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    cluster = load_cluster(["-", "-"])
+    assert [(w.id, w.source) for w in cluster.workloads] == [("default/a", "<stdin>")]

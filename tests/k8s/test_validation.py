@@ -522,3 +522,22 @@ def test_nothing_is_printed_on_stdout_when_a_later_file_is_invalid(
     good = write(pod(name="a"), pod(name="b"), name="good.yaml")
     bad = write(np(ingress_ports({"port": 0})), name="bad.yaml")
     assert reach_error(good, bad).startswith(f"vfpnet: {bad}: {NP}: ")
+
+
+def test_deeply_nested_document_is_an_input_error(
+    write: ManifestWriter, reach_error: Callable[..., str]
+) -> None:
+    path = write("[" * 5000 + "]" * 5000 + "\n", name="deep.json")
+    assert reach_error(path) == f"vfpnet: {path}: nested too deeply"
+
+
+def test_lists_nested_too_deeply_are_refused(
+    write: ManifestWriter, reach_error: Callable[..., str]
+) -> None:
+    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
+    for _ in range(20):
+        doc = {"apiVersion": "v1", "kind": "List", "items": [doc]}
+    path = write(doc)
+    assert reach_error(path) == (
+        f"vfpnet: {path}: document 1" + " items[0]" * 17 + ": lists nested more than 16 deep"
+    )
