@@ -221,6 +221,27 @@ def test_network_policy_defaults_protocol_and_infers_policy_types(write: Manifes
     assert got["empty-types"].policy_types == {"Ingress", "Egress"}
 
 
+def test_ip_block_with_host_bits_is_read_as_its_network_with_a_warning(
+    write: ManifestWriter,
+) -> None:
+    path = write({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                  "metadata": {"name": "np", "namespace": "x"},
+                  "spec": {"egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/16",
+                                                           "except": ["10.1.2.3/24"]}}]}]}})
+    cluster = load_cluster([path])
+    block = cluster.network_policies[0].egress[0].peers[0].ip_block
+    assert block is not None
+    assert (block.cidr, block.except_) == (
+        ipaddress.ip_network("10.1.0.0/16"), (ipaddress.ip_network("10.1.2.0/24"),)
+    )
+    assert cluster.warnings == (
+        f"{path}: NetworkPolicy x/np: spec.egress[0].to[0].ipBlock.cidr: host bits set, "
+        "read as 10.1.0.0/16",
+        f"{path}: NetworkPolicy x/np: spec.egress[0].to[0].ipBlock.except[0]: host bits set, "
+        "read as 10.1.2.0/24",
+    )
+
+
 def test_peer_selector_absent_and_empty_are_distinguished(write: ManifestWriter) -> None:
     path = write({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                   "metadata": {"name": "np"},

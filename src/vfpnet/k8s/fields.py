@@ -10,7 +10,7 @@ anything else. Field paths are written as the API server writes them:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from vfpnet.errors import InputError
@@ -19,12 +19,13 @@ from vfpnet.errors import InputError
 @dataclass(frozen=True)
 class ObjectRef:
     """Where an object came from: its file, kind, namespace (None if cluster-scoped) and
-    name ("" while unknown)."""
+    name ("" while unknown); `warnings` collects what `warn` says about it."""
 
     file: str
     kind: str
     namespace: str | None
     name: str
+    warnings: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -34,6 +35,11 @@ class ObjectRef:
     def fail(self, path: str, message: str) -> NoReturn:
         """Raise the one-line InputError for field `path` of this object."""
         raise input_error(f"{self.file}: {self.label}: {path}: {message}")
+
+
+    def warn(self, path: str, message: str) -> None:
+        """Record a one-line warning about field `path` of this object."""
+        self.warnings.append(one_line(f"{self.file}: {self.label}: {path}: {message}"))
 
 
 def one_line(text: str) -> str:

@@ -152,6 +152,7 @@ class _Collector:
             self.warnings.extend(_unmodelled_peer_warnings(policy))
         else:
             self.workloads.append(read_workload(ref, obj))
+        self.warnings.extend(ref.warnings)
 
     def _skip(self, document: Document, kind: str, api_version: str) -> None:
         metadata = document.obj.get("metadata")
