@@ -309,6 +309,9 @@ class _Compiler:
         # Rule compilation that does not depend on the subject is shared between subjects.
         self._memo: dict[tuple[object, ...], list[Rule]] = {}
         self._content_memo: dict[tuple[object, ...], list[Match]] = {}
+        self._endpoint_memo: dict[
+            tuple[object, ...], tuple[tuple[Rule, ...], tuple[str, ...]]
+        ] = {}
         self._selecting_cache: dict[
             tuple[object, ...], tuple[tuple[ClusterPolicy, ...], tuple[NetworkPolicy, ...]]
         ] = {}
@@ -418,9 +421,33 @@ class _Compiler:
         return found
 
     def endpoint_rules(self, w: Workload, direction: Direction) -> EndpointRules:
+        cluster_policies, network_policies = self._selecting(w)
+        # Endpoints selected by the same policies (with the same container ports, on
+        # which ingress named ports resolve) get the same rules.
+        memo_key = (
+            tuple(id(p) for p in cluster_policies),
+            tuple(id(p) for p in network_policies),
+            direction,
+            w.ports,
+        )
+        found = self._endpoint_memo.get(memo_key)
+        if found is None:
+            found = self._endpoint_rules(w, direction, cluster_policies, network_policies)
+            self._endpoint_memo[memo_key] = found
+        rules, isolated_by = found
+        return EndpointRules(
+            endpoint=endpoint_key(w), direction=direction, rules=rules, isolated_by=isolated_by
+        )
+
+    def _endpoint_rules(
+        self,
+        w: Workload,
+        direction: Direction,
+        cluster_policies: tuple[ClusterPolicy, ...],
+        network_policies: tuple[NetworkPolicy, ...],
+    ) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
         admin: list[Rule] = []
         baseline: list[Rule] = []
-        cluster_policies, network_policies = self._selecting(w)
         for policy in cluster_policies:
             target = admin if policy.tier == "Admin" else baseline
             target.extend(self._cluster_policy_rules(policy, direction, w))
@@ -433,12 +460,7 @@ class _Compiler:
             netpol.extend(self._network_policy_rules(np, direction, w))
         if isolated_by:
             netpol.append(ISOLATION_DENY)
-        return EndpointRules(
-            endpoint=endpoint_key(w),
-            direction=direction,
-            rules=(*admin, *netpol, *baseline),
-            isolated_by=tuple(isolated_by),
-        )
+        return (*admin, *netpol, *baseline), tuple(isolated_by)
 
 
 def compile_cluster(
