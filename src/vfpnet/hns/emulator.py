@@ -878,6 +878,10 @@ def _query_filter(query: Mapping[str, Any] | str | None) -> Any:
         for key, value in wanted.items():
             name = str(key)
             have = doc.get(aliases.get(name, name))
+            if name == "State" and "State" not in doc and "HostComputeNetwork" in doc:
+                # hcsshim's v1 EndpointState: AttachedSharing (3) once in a namespace
+                # (a running pod, as Azure NPM filters for), else Created (1).
+                have = 3 if doc.get("HostComputeNamespace") else 1
             if isinstance(value, str) and isinstance(have, str):
                 if _norm_id(value) != _norm_id(have):
                     return False

@@ -117,18 +117,28 @@ def network_v1_to_v2(data: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("ID", "Name", "Type"):
         if key in data:
             out[key] = data[key]
+    # v1 VLAN/VSID policies isolate the network's subnets; in v2 they are subnet policies.
+    isolation = []
+    policies = []
+    for p in data.get("Policies") or []:
+        if isinstance(p, Mapping) and p.get("Type") in ("VLAN", "VSID") and "Settings" not in p:
+            isolation.append({"Type": p["Type"], "Settings": {"IsolationId": p.get(p["Type"], 0)}})
+        else:
+            policies.append(policy_v1_to_v2(p))
     subnets = []
     for subnet in data.get("Subnets") or []:
         if not isinstance(subnet, Mapping):
             continue
         s: dict[str, Any] = {"IpAddressPrefix": subnet.get("AddressPrefix", "")}
+        if isolation:
+            s["Policies"] = isolation
         if subnet.get("GatewayAddress"):
             s["Routes"] = [{"NextHop": subnet["GatewayAddress"], "DestinationPrefix": "0.0.0.0/0"}]
         subnets.append(s)
     if subnets:
         out["Ipams"] = [{"Type": "Static", "Subnets": subnets}]
-    if data.get("Policies"):
-        out["Policies"] = [policy_v1_to_v2(p) for p in data["Policies"]]
+    if policies:
+        out["Policies"] = policies
     dns: dict[str, Any] = {}
     if data.get("DNSServerList"):
         dns["ServerList"] = [s.strip() for s in str(data["DNSServerList"]).split(",") if s.strip()]
