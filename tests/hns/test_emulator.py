@@ -257,18 +257,21 @@ def test_state_survives_reopening_the_file(state: str) -> None:
         second.close()
 
 
-def test_hns_restart_drops_non_persistent_networks_and_their_endpoints(emu: Emulator) -> None:
+def test_hns_restart_drops_endpoints_and_non_persistent_networks_only(emu: Emulator) -> None:
     keep = emu.create_network(l2bridge())
     gone = emu.create_network(l2bridge("np", "10.60.0.0/24", "10.60.0.1", Flags=8))
-    kept_ep = emu.create_endpoint(keep["ID"], {})
+    ep = emu.create_endpoint(keep["ID"], {})
     emu.create_endpoint(gone["ID"], {})
     ns = emu.create_namespace()
+    emu.attach_endpoint(ns["ID"], ep["ID"])
     emu.add_route(host_route("10.240.0.2", "10.240.0.1"))
     emu.restart()
     assert [n["ID"] for n in emu.list_networks()] == [keep["ID"]]
-    assert [e["ID"] for e in emu.list_endpoints()] == [kept_ep["ID"]]
-    assert emu.get_namespace(ns["ID"])["ID"] == ns["ID"]
+    assert emu.list_endpoints() == []
+    assert emu.get_namespace(ns["ID"]) == {k: v for k, v in ns.items() if k != "Resources"}
     assert len(emu.list_routes()) == 1
+    # the addresses are free again for the endpoints the CNI re-creates
+    assert emu.create_endpoint(keep["ID"], {})["IpConfigurations"][0]["IpAddress"] == "10.240.0.2"
 
 
 def test_reboot_also_drops_endpoints_namespaces_and_routes(

@@ -353,3 +353,20 @@ def test_exhausted_subnet_is_HCN_E_SUBNET_NOT_FOUND(emu: Emulator) -> None:
     net = emu.create_network(l2bridge("tiny", "10.7.0.0/30", "10.7.0.1"))
     assert emu.create_endpoint(net["ID"], {})["IpConfigurations"][0]["IpAddress"] == "10.7.0.2"
     refused(0x803B0005, emu.create_endpoint, net["ID"], {})
+
+
+def test_set_policy_id_twice_in_one_network_is_refused(emu: Emulator) -> None:
+    sets = [
+        {
+            "Type": "SetPolicy",
+            "Settings": {"Id": "s1", "Name": "a", "PolicyType": "IPSET", "Values": ""},
+        }
+    ] * 2
+    refused(0x803B0012, emu.create_network, l2bridge(Policies=sets))
+
+
+def test_remote_endpoint_cannot_join_a_namespace(emu: Emulator) -> None:
+    net = emu.create_network(recorded("kube_proxy_overlay_network_v2.json"))
+    remote = emu.create_endpoint(net["ID"], recorded("kube_proxy_remote_endpoint_v2.json"))
+    ns = emu.create_namespace()
+    refused(0x803B000F, emu.attach_endpoint, ns["ID"], remote["ID"])

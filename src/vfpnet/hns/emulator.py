@@ -44,10 +44,15 @@ Behaviour chosen where the public record is unclear:
   ModifyNetwork Policy: Add appends (a SetPolicy Id already there:
   HCN_E_POLICY_ALREADY_EXISTS), Update replaces the policies with the same SetPolicy Id
   (other types: the same Type), Remove removes by SetPolicy Id or equality;
-- `restart()` (HNS service restart) drops networks created with Flags
-  EnableNonPersistent (8) and their endpoints; `restart(reboot=True)` also drops every
-  endpoint, namespace and host route (routes added without -p live in the active store
-  only), keeping persistent networks;
+- `restart()` (HNS service restart) drops every endpoint (as reported for Windows Server
+  2022, projectcalico/calico#5164) and the networks created with Flags
+  EnableNonPersistent (8); persistent networks, namespaces (emptied) and host routes stay.
+  `restart(reboot=True)` also drops the namespaces and the host routes (routes added
+  without -p live in the active store only);
+- attaching a remote endpoint to a namespace: HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION;
+  attaching one already in a namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS;
+- an endpoint filter on `State` (hcsshim's v1 EndpointState, as Azure NPM queries) sees 3
+  (AttachedSharing) for endpoints in a namespace and 1 (Created) for the others;
 - unknown ids (GUID or not) are HCN_E_NETWORK_NOT_FOUND / HCN_E_ENDPOINT_NOT_FOUND; an
   unknown namespace is ERROR_NOT_FOUND (as hcsshim's own test expects);
 - duplicate route add: ERROR_OBJECT_ALREADY_EXISTS (0x1392); delete of a missing route:
@@ -656,6 +661,10 @@ class Emulator:
 
     def _attach(self, db: sqlite3.Connection, ns: dict[str, Any], endpoint_id: str) -> None:
         ep = self._endpoint_doc(db, endpoint_id)
+        if (ep.get("Flags") or 0) & ENDPOINT_FLAG_REMOTE:
+            raise hcn_error(
+                "HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION", f"endpoint {ep['ID']} is remote"
+            )
         if ep.get("HostComputeNamespace"):
             raise hcn_error(
                 "HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS",
@@ -763,20 +772,29 @@ class Emulator:
     # ---- restart ----
 
     def restart(self, reboot: bool = False) -> None:
-        """Simulate an HNS service restart (or, with `reboot`, a node reboot)."""
+        """Simulate an HNS service restart (or, with `reboot`, a node reboot).
+
+        Service restart: every endpoint is gone (as reported for Windows Server 2022 in
+        projectcalico/calico#5164), namespaces stay but hold no endpoints, networks created
+        with Flags EnableNonPersistent (8) are gone, other networks (with their policies)
+        stay, host routes (the TCP/IP stack's, not HNS's) stay. Reboot: the same, and the
+        namespaces and the host routes added without -p (the active store) are gone too.
+        """
         with self._write() as db:
+            db.execute("DELETE FROM hns_endpoints")
+            db.execute("DELETE FROM hns_addresses")
             if reboot:
-                db.execute("DELETE FROM hns_endpoints")
-                db.execute("DELETE FROM hns_addresses")
                 db.execute("DELETE FROM hns_namespaces")
                 db.execute("DELETE FROM hns_routes")
+            for nsid, doc_text in db.execute("SELECT id, doc FROM hns_namespaces").fetchall():
+                ns = json.loads(doc_text)
+                _set_resources(
+                    ns, [r for r in ns.get("Resources", []) if r.get("Type") != "Endpoint"]
+                )
+                db.execute("UPDATE hns_namespaces SET doc = ? WHERE id = ?", (_dump(ns), nsid))
             for nid, doc_text in db.execute("SELECT id, doc FROM hns_networks").fetchall():
                 flags = json.loads(doc_text).get("Flags") or 0
                 if isinstance(flags, int) and flags & NETWORK_FLAG_ENABLE_NON_PERSISTENT:
-                    for (eid,) in db.execute(
-                        "SELECT id FROM hns_endpoints WHERE network_id = ?", (nid,)
-                    ).fetchall():
-                        self._remove_endpoint(db, eid)
                     db.execute("DELETE FROM hns_networks WHERE id = ?", (nid,))
 
 

@@ -12,6 +12,7 @@ Codes (where the public record was unclear, the choice is marked *):
 - policy settings that are not valid (an ACL address that is not an IP/CIDR or a SetPolicy
   Id of the network, e.g. "Any"; a bad action, direction, protocol or port list; ports
   with a protocol that has none*): HCN_E_INVALID_POLICY
+- one SetPolicy Id twice on a network: HCN_E_POLICY_ALREADY_EXISTS
 - a PortMapping whose InternalPort is missing or 0: HCN_E_INVALID_INTERNAL_PORT
 - an endpoint address that is not an IP or lies outside every subnet: HCN_E_INVALID_IP
 - an endpoint address that is the subnet's network, broadcast or gateway address*:
@@ -164,6 +165,13 @@ def validate_network_policies(
 ) -> None:
     """Check network policies; `all_policies` is the network's list once they are applied."""
     set_ids = set_policy_ids(all_policies)
+    seen: set[str] = set()
+    for policy in all_policies:
+        sid = policy.settings.get("Id") if isinstance(policy.settings, dict) else None
+        if policy.type == "SetPolicy" and isinstance(sid, str):
+            if sid in seen:
+                raise hcn_error("HCN_E_POLICY_ALREADY_EXISTS", f"set policy Id {sid!r} twice")
+            seen.add(sid)
     for i, policy in enumerate(policies):
         where = f"Policies[{i}]"
         ptype = policy.type or ""
