@@ -160,3 +160,23 @@ def test_v1_network_subnets_become_v2_ipams_and_vlan_a_subnet_policy() -> None:
     assert subnet["Routes"] == [{"NextHop": "10.244.3.1", "DestinationPrefix": "0.0.0.0/0"}]
     assert subnet["Policies"] == [{"Type": "VLAN", "Settings": {"IsolationId": 0}}]
     assert "Policies" not in v2
+
+
+def test_v1_nat_route_and_pa_policies_become_their_v2_types() -> None:
+    from vfpnet.hns.v1convert import policy_v1_to_v2
+
+    assert policy_v1_to_v2(
+        {"Type": "NAT", "Protocol": "UDP", "InternalPort": 53, "ExternalPort": 53}
+    ) == {
+        "Type": "PortMapping",
+        "Settings": {"Protocol": 17, "InternalPort": 53, "ExternalPort": 53},
+    }
+    assert policy_v1_to_v2(
+        {"Type": "ROUTE", "DestinationPrefix": "10.0.0.0/8", "NeedEncap": True}
+    ) == {"Type": "SDNRoute", "Settings": {"DestinationPrefix": "10.0.0.0/8", "NeedEncap": True}}
+    assert policy_v1_to_v2({"Type": "PA", "PA": "10.0.0.5"}) == {
+        "Type": "ProviderAddress",
+        "Settings": {"ProviderAddress": "10.0.0.5"},
+    }
+    v2 = {"Type": "ACL", "Settings": {"Action": "Allow", "Direction": "In"}}
+    assert policy_v1_to_v2(v2) is v2

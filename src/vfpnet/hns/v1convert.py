@@ -3,8 +3,10 @@
 The emulator accepts v1-shaped documents on its v2 calls by converting them first:
 VirtualNetwork -> HostComputeNetwork, IPAddress/PrefixLength -> IpConfigurations,
 IsRemoteEndpoint -> Flags 1, Subnets/AddressPrefix/GatewayAddress -> Ipams/Subnets/Routes,
-and v1 ACL policies (`{"Type":"ACL","Protocol":6,"LocalPorts":"80",...}`) to
-`{"Type":"ACL","Settings":{...}}`. v1 members with no v2 counterpart are kept as they are.
+and v1 policies to v2 ones: ACL (`{"Type":"ACL","Protocol":6,"LocalPorts":"80",...}` to
+`{"Type":"ACL","Settings":{...,"Protocols":"6"}}`), OutBoundNAT (ExceptionList ->
+Exceptions, VIP -> VirtualIP), NAT -> PortMapping, ROUTE -> SDNRoute, PA -> ProviderAddress.
+v1 members with no v2 counterpart are kept as they are.
 """
 
 from __future__ import annotations
@@ -49,6 +51,23 @@ def policy_v1_to_v2(policy: Any) -> Any:
         if "Destinations" in policy:
             settings["Destinations"] = policy["Destinations"]
         return {"Type": "OutBoundNAT", "Settings": settings}
+    if ptype == "NAT":  # v1 port mapping; Protocol is "TCP"/"UDP" there
+        protocol = policy.get("Protocol")
+        numbers = {"TCP": 6, "UDP": 17}
+        pm: dict[str, Any] = {}
+        if isinstance(protocol, str) and protocol.upper() in numbers:
+            pm["Protocol"] = numbers[protocol.upper()]
+        elif isinstance(protocol, int):
+            pm["Protocol"] = protocol
+        for key in ("InternalPort", "ExternalPort"):
+            if key in policy:
+                pm[key] = policy[key]
+        return {"Type": "PortMapping", "Settings": pm}
+    if ptype == "ROUTE":
+        route = {k: policy[k] for k in ("DestinationPrefix", "NeedEncap") if k in policy}
+        return {"Type": "SDNRoute", "Settings": route}
+    if ptype == "PA":
+        return {"Type": "ProviderAddress", "Settings": {"ProviderAddress": policy.get("PA", "")}}
     rest = {k: v for k, v in policy.items() if k != "Type"}
     return {"Type": ptype, "Settings": rest}
 
