@@ -370,3 +370,39 @@ def test_remote_endpoint_cannot_join_a_namespace(emu: Emulator) -> None:
     remote = emu.create_endpoint(net["ID"], recorded("kube_proxy_remote_endpoint_v2.json"))
     ns = emu.create_namespace()
     refused(0x803B000F, emu.attach_endpoint, ns["ID"], remote["ID"])
+
+
+def test_prefix_length_beyond_the_family_is_HCN_E_INVALID_PREFIX(
+    emu: Emulator, net: dict[str, Any]
+) -> None:
+    refused(
+        0x803B0030,
+        emu.create_endpoint,
+        net["ID"],
+        {"IpConfigurations": [{"IpAddress": "10.240.0.9", "PrefixLength": 33}]},
+    )
+
+
+def test_slash_32_endpoint_prefix_follows_hcsshim_version_ranges(state: str) -> None:
+    ep = {"IpConfigurations": [{"IpAddress": "10.240.0.9", "PrefixLength": 32}]}
+    for version, accepted in (("10.3", False), ("9.4", True), ("10.4", True)):
+        emu = Emulator(state, version=version)
+        try:
+            net = emu.create_network(l2bridge(f"n{version}"))
+            if accepted:
+                assert emu.create_endpoint(net["ID"], ep)["IpConfigurations"] == [
+                    {"IpAddress": "10.240.0.9", "PrefixLength": 32}
+                ]
+            else:
+                refused(0x803B0030, emu.create_endpoint, net["ID"], ep)
+            emu.delete_network(net["ID"])
+        finally:
+            emu.close()
+
+
+def test_disable_host_port_flag_needs_hns_15_1(state: str) -> None:
+    emu = Emulator(state, version="15.0")
+    try:
+        refused(0x803B000A, emu.create_network, l2bridge(Flags=1024))
+    finally:
+        emu.close()

@@ -104,6 +104,7 @@ from vfpnet.hns.schema.v1 import is_v1_endpoint, is_v1_network
 from vfpnet.hns.v1convert import endpoint_v1_to_v2, network_v1_to_v2
 from vfpnet.hns.validate import (
     check_endpoint_address,
+    check_prefix_length,
     decode_as,
     network_gateways,
     network_subnets,
@@ -408,12 +409,15 @@ class Emulator:
                     )
                 for i, cfg in enumerate(endpoint.ip_configurations):
                     try:
-                        ipaddress.ip_address(cfg.ip_address or "")
+                        address = ipaddress.ip_address(cfg.ip_address or "")
                     except ValueError:
                         raise hcn_error(
                             "HCN_E_INVALID_IP",
                             f"IpConfigurations[{i}].IpAddress {cfg.ip_address!r}",
                         ) from None
+                    check_prefix_length(
+                        address, cfg.prefix_length, self._version, f"IpConfigurations[{i}]"
+                    )
             elif endpoint.ip_configurations:
                 configs = []
                 for i, cfg in enumerate(endpoint.ip_configurations):
@@ -421,6 +425,7 @@ class Emulator:
                     address, subnet = check_endpoint_address(
                         cfg.ip_address, network, self._version, where
                     )
+                    check_prefix_length(address, cfg.prefix_length, self._version, where)
                     self._claim(db, nid, str(address), eid)
                     out = encode(cfg)
                     out["IpAddress"] = str(address)

@@ -18,6 +18,9 @@ Codes (where the public record was unclear, the choice is marked *):
 - an endpoint address that is the subnet's network, broadcast or gateway address*:
   HCN_E_ADDR_INVALID_OR_RESERVED
 - IPv6 subnets/addresses before HNS 11.10 (IPv6DualStack)*: HCN_E_REQUEST_UNSUPPORTED
+- an endpoint PrefixLength beyond the family, or /32 (/128) where hcsshim's
+  Slash32EndpointPrefixes is off: HCN_E_INVALID_PREFIX
+- network Flags DisableHostPort (1024) before HNS 15.1*: HCN_E_INVALID_NETWORK
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ from typing import Any, TypeVar
 
 from vfpnet.hns.errors import hcn_error
 from vfpnet.hns.schema.codec import SchemaError, decode
-from vfpnet.hns.schema.network import NETWORK_TYPES, HostComputeNetwork
+from vfpnet.hns.schema.network import (
+    NETWORK_FLAG_DISABLE_HOST_PORT,
+    NETWORK_TYPES,
+    HostComputeNetwork,
+)
 from vfpnet.hns.schema.policy import (
     ACL_ACTIONS,
     ACL_DIRECTIONS,
@@ -124,8 +131,14 @@ def network_gateways(
 
 
 def validate_network(network: HostComputeNetwork, version: HnsVersion) -> None:
-    """Check a network to be created (Type, subnets, policies)."""
+    """Check a network to be created (Type, flags, subnets, policies)."""
     network_type_name(network.type)
+    if (network.flags or 0) & NETWORK_FLAG_DISABLE_HOST_PORT and not supports(
+        version, "DisableHostPort"
+    ):
+        raise hcn_error(
+            "HCN_E_INVALID_NETWORK", f"Flags DisableHostPort needs HNS 15.1, this is {version}"
+        )
     for i, ipam in enumerate(network.ipams or ()):
         for j, subnet in enumerate(ipam.subnets or ()):
             where = f"Ipams[{i}].Subnets[{j}]"
@@ -379,6 +392,25 @@ def _prefix(text: str, where: str) -> None:
         raise hcn_error(
             "HCN_E_INVALID_POLICY", f"{where}: {text!r} is not an IP or prefix"
         ) from None
+
+
+def check_prefix_length(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    prefix_length: int | None,
+    version: HnsVersion,
+    where: str,
+) -> None:
+    """An endpoint's PrefixLength: within the family, and /32 (/128) only where supported."""
+    if prefix_length is None:
+        return
+    full = address.max_prefixlen
+    if prefix_length > full:
+        raise hcn_error("HCN_E_INVALID_PREFIX", f"{where}.PrefixLength {prefix_length} > {full}")
+    if prefix_length == full and not supports(version, "Slash32EndpointPrefixes"):
+        raise hcn_error(
+            "HCN_E_INVALID_PREFIX",
+            f"{where}.PrefixLength /{full} needs HNS 9.3-9.x or 10.4+, this is {version}",
+        )
 
 
 def check_endpoint_address(
