@@ -71,7 +71,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vfpnet.hns.errors import HcnError, hcn_error
 from vfpnet.hns.faults import ENV_VAR, Fault, fault, parse_fault_plan
@@ -913,3 +913,10 @@ def _query_filter(query: Mapping[str, Any] | str | None) -> Any:
         return True
 
     return match
+
+
+if TYPE_CHECKING:
+    from vfpnet.hns.client import HnsClient
+
+    def _speaks_the_protocol(emulator: Emulator) -> HnsClient:
+        return emulator
