@@ -313,3 +313,26 @@ def test_other_components_may_keep_tables_in_the_same_file(state: str) -> None:
     other.close()
     assert len(emu.list_networks()) == 1
     emu.close()
+
+
+def test_json_exactly_as_hcsshim_marshals_it_is_accepted(emu: Emulator) -> None:
+    """hcsshim always writes its struct members Dns, MacPool, Health and SchemaVersion."""
+    net = emu.create_network(recorded("hcsshim_network_v2.json"))
+    assert net["MacPool"] == {} and net["Health"] == {"Extra": {}}
+    ep = emu.create_endpoint(net["ID"], recorded("hcsshim_endpoint_v2.json"))
+    assert ep["HostComputeNetwork"] == net["ID"]  # the network the call names wins
+    assert ep["IpConfigurations"] == [{"IpAddress": "192.168.100.37", "PrefixLength": 24}]
+    assert ep["Dns"]["ServerList"] == ["10.96.0.10"]
+    ns = emu.create_namespace(recorded("hcsshim_namespace_v2.json"))
+    emu.modify_namespace(
+        ns["ID"],
+        {"ResourceType": "Endpoint", "RequestType": "Add", "Settings": {"EndpointId": ep["ID"]}},
+    )
+    filtered = emu.list_endpoints(
+        {
+            "SchemaVersion": {"Major": 2, "Minor": 0},
+            "Flags": 0,
+            "Filter": json.dumps({"Name": "b1c3e5f7a9-eth0"}),
+        }
+    )
+    assert [e["HostComputeNamespace"] for e in filtered] == [ns["ID"]]

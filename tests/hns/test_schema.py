@@ -32,6 +32,8 @@ ROUND_TRIPS = [
     ("azure_npm_acl_add.json", ModifyEndpointSettingRequest),
     ("calico_v2_acl_update.json", ModifyEndpointSettingRequest),
     ("hcsshim_namespace_v2.json", HostComputeNamespace),
+    ("hcsshim_network_v2.json", HostComputeNetwork),
+    ("hcsshim_endpoint_v2.json", HostComputeEndpoint),
     ("hcn_tier_acl_endpoint_v2.json", HostComputeEndpoint),
     ("calico_v1_endpoint.json", HNSEndpoint),
     ("hns_v1_network.json", HNSNetwork),
