@@ -204,16 +204,19 @@ class Emulator:
         """One call of `operation`: one transaction, after the fault plan had its say.
 
         A fault that fires is committed (consumed) and raised before the call does anything.
+        Calls that only read (get_*, list_*) run in a deferred transaction, so readers do
+        not queue behind writers, unless a fault is planned for them (counting is a write).
         """
         self._env_fault(operation)
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        reads_only = operation.startswith(("get_", "list_"))
+        db.execute("BEGIN" if reads_only else "BEGIN IMMEDIATE")
         try:
-            row = db.execute(
-                "SELECT seq, nth, calls, hresult FROM hns_faults WHERE operation = ? "
-                "ORDER BY seq LIMIT 1",
-                (operation,),
-            ).fetchone()
+            row = self._planned_fault(db, operation)
+            if row is not None and reads_only:
+                db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                row = self._planned_fault(db, operation)
             if row is not None:
                 seq, nth, calls, hresult = row
                 if calls + 1 >= nth:
@@ -227,6 +230,15 @@ class Emulator:
                 db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @staticmethod
+    def _planned_fault(db: sqlite3.Connection, operation: str) -> tuple[int, int, int, int] | None:
+        row = db.execute(
+            "SELECT seq, nth, calls, hresult FROM hns_faults WHERE operation = ? "
+            "ORDER BY seq LIMIT 1",
+            (operation,),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def _env_fault(self, operation: str) -> None:
         if not self._env_faults:
