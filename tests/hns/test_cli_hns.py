@@ -183,3 +183,21 @@ def test_version_namespaces_attach_restart(state: str, network: dict[str, Any]) 
     assert ok(hns(state, "get", "namespace", ns["ID"]))["Resources"][0]["Data"]["ID"] == ep["ID"]
     ok(hns(state, "restart", "--reboot"))
     assert ok(hns(state, "list", "endpoints", "--json")) == []
+
+
+def test_state_may_follow_the_action_and_is_required_off_windows(state: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CNI_", "VFPNET_HNS"))}
+    after = subprocess.run(
+        [sys.executable, "-m", "vfpnet", "hns", "list", "networks", "--json", "--state", state],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert after.returncode == 0 and json.loads(after.stdout) == []
+    missing = subprocess.run(
+        [sys.executable, "-m", "vfpnet", "hns", "list", "networks"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert missing.returncode == 2 and "--state" in missing.stderr
