@@ -201,3 +201,22 @@ def test_state_may_follow_the_action_and_is_required_off_windows(state: str) -> 
         env=env,
     )
     assert missing.returncode == 2 and "--state" in missing.stderr
+
+
+def test_a_network_may_be_named_by_its_name(state: str, network: dict[str, Any]) -> None:
+    ep = ok(hns(state, "create-endpoint", "azure", "-", stdin="{}"))
+    assert ep["HostComputeNetwork"] == network["ID"]
+    assert ok(hns(state, "get", "network", "azure"))["ID"] == network["ID"]
+    assert "0x803B0001" in hns(state, "get", "network", "nope").stderr
+
+
+def test_hns_version_from_the_environment_gates_features(state: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CNI_", "VFPNET_HNS"))}
+    env["VFPNET_HNS_VERSION"] = "12.0"
+    res = subprocess.run(
+        [sys.executable, "-m", "vfpnet", "hns", "--state", state, "version"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert json.loads(res.stdout)["SupportedFeatures"]["SetPolicy"] is False

@@ -2,7 +2,9 @@
 
 Public API (names are stable; the client protocol `vfpnet.hns.client.HnsClient`):
 
-    emu = Emulator(path, version=None)        # opens/creates the state file
+    emu = Emulator(path, version=None)        # opens/creates the state file; a version given
+                                              # is stored there for every process (else
+                                              # $VFPNET_HNS_VERSION, the stored one, 15.4)
     emu.version() -> HnsVersion;  emu.supported_features() -> dict (hcsshim's JSON)
     emu.create_network(settings) -> dict      # settings: dict or JSON text (HCN v2)
     emu.get_network(id) -> dict;  emu.list_networks(query=None) -> list[dict]
@@ -119,6 +121,8 @@ from vfpnet.hns.version import DEFAULT_VERSION, HnsVersion, parse_version, suppo
 
 SCHEMA_VERSION = {"Major": 2, "Minor": 0}
 BUSY_TIMEOUT_S = 60.0
+# Overrides, for this process only, the version stored in the state file.
+VERSION_ENV = "VFPNET_HNS_VERSION"
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS hns_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -165,7 +169,10 @@ class Emulator:
                     "INSERT OR REPLACE INTO hns_meta VALUES ('version', ?)",
                     (str(parse_version(version)),),
                 )
-        self._version = self._read_version()
+        env_version = os.environ.get(VERSION_ENV)
+        self._version = (
+            parse_version(env_version) if version is None and env_version else self._read_version()
+        )
 
     def _set_wal(self) -> None:
         deadline = time.monotonic() + BUSY_TIMEOUT_S
