@@ -27,8 +27,9 @@ GUID), `Name`, `HostComputeNetwork`, `IpConfigurations`, `Policies`
 (`{"Type":"ACL","Settings":{...}}`), `Flags`, ... plus every member the caller sent.
 A refused call raises `vfpnet.hns.errors.HcnError` (`.hresult`, `.code`, `.message`).
 
-State: one SQLite file in WAL mode; each call is one `BEGIN IMMEDIATE` transaction with a
-busy timeout, so any number of processes share the file and a failed call changes nothing.
+State: one SQLite file in WAL mode; each call is one transaction (`BEGIN IMMEDIATE` for
+calls that change state, deferred for get/list) with a busy timeout, so any number of
+processes share the file and a failed call changes nothing.
 Tables are named `hns_*` (hns_meta, hns_networks, hns_endpoints, hns_namespaces,
 hns_addresses, hns_routes, hns_faults); other components may keep their own tables in the
 same file under their own prefix.
