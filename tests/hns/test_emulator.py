@@ -207,7 +207,7 @@ def test_v1_endpoint_json_is_converted_and_accepted(emu: Emulator) -> None:
     net = emu.create_network(l2bridge("Calico", "10.244.1.0/24", "10.244.1.2"))
     ep = emu.create_endpoint(net["ID"], recorded("calico_v1_endpoint.json"))
     assert ep["IpConfigurations"] == [{"IpAddress": "10.244.1.9", "PrefixLength": 24}]
-    assert [p["Type"] for p in ep["Policies"]] == ["OutBoundNAT", "ACL", "ACL", "ACL"]
+    assert [p["Type"] for p in ep["Policies"]] == ["OutBoundNAT", "ACL", "ACL", "ACL", "ACL"]
 
 
 def test_v1_network_json_is_converted_and_accepted(emu: Emulator) -> None:

@@ -363,7 +363,7 @@ def _check_acl_fields(
         if ports and (not numbers or any(n not in PORT_PROTOCOLS for n in numbers)):
             raise hcn_error(
                 "HCN_E_INVALID_POLICY",
-                f"{where}.{name} needs Protocols TCP (6), UDP (17) or SCTP (132)",
+                f"{where}.{name} needs a protocol with ports (TCP 6, UDP 17, SCTP 132, ...)",
             )
     for name, value in (("LocalAddresses", local_addresses), ("RemoteAddresses", remote_addresses)):
         for item in split_list(value):

@@ -29,7 +29,7 @@ ACL_ACTIONS = ("Allow", "Block", "Pass")
 ACL_DIRECTIONS = ("In", "Out")
 ACL_RULE_TYPES = ("Host", "Switch")
 ANY_PROTOCOL = 256
-PORT_PROTOCOLS = frozenset({6, 17, 132})  # TCP, UDP, SCTP: the ones with ports
+PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})  # TCP, UDP, DCCP, SCTP, UDP-Lite: with ports
 
 ENDPOINT_POLICY_TYPES = (
     "PortMapping",
