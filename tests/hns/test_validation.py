@@ -108,7 +108,9 @@ def test_remote_endpoint_is_exempt_from_subnet_and_in_use_checks(emu: Emulator) 
     assert local["IpConfigurations"][0]["PrefixLength"] == 24
 
 
-@pytest.mark.parametrize("text", ["{", "", "[1, 2]", '{"Name": }', "null"])
+@pytest.mark.parametrize(
+    "text", ["{", "", "[1, 2]", '{"Name": }', "null", '{"Flags": NaN}', "[" * 100000]
+)
 def test_malformed_json_is_HCN_E_INVALID_JSON(emu: Emulator, text: str) -> None:
     refused(0x803B001B, emu.create_network, text)
 

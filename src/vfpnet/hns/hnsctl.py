@@ -140,7 +140,10 @@ def _run(client: HnsClient, command: str, a: Mapping[str, Any]) -> str:
 def read_input(name: str) -> str:
     """The text of FILE, or of stdin for `-`; InputError naming the file otherwise."""
     if name == "-":
-        return sys.stdin.read()
+        try:
+            return sys.stdin.read()
+        except UnicodeDecodeError:
+            raise InputError("-: stdin is not UTF-8 text") from None
     try:
         return Path(name).read_text()
     except OSError as exc:

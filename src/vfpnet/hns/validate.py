@@ -86,9 +86,15 @@ NETWORK_POLICY_GATES = {
 def parse_json_text(text: str | bytes, what: str) -> Any:
     """Parse a JSON document as HNS does; HCN_E_INVALID_JSON if it does not parse."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise hcn_error("HCN_E_INVALID_JSON", f"{what}: {exc}") from None
+    except RecursionError:
+        raise hcn_error("HCN_E_INVALID_JSON", f"{what}: nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def decode_as(cls: type[T], data: Any, what: str) -> T:
