@@ -51,7 +51,7 @@ def test_dual_stack_network_allocates_one_address_per_family(emu: Emulator) -> N
     net["Ipams"][0]["Subnets"].append({"IpAddressPrefix": "fd00:240::/64"})
     created = emu.create_network(net)
     ep = emu.create_endpoint(created["ID"], {})
-    assert [c["IpAddress"] for c in ep["IpConfigurations"]] == ["10.240.0.2", "fd00:240::1"]
+    assert [c["IpAddress"] for c in ep["IpConfigurations"]] == ["10.240.0.2", "fd00:240::2"]
 
 
 def test_modify_endpoint_add_appends_update_replaces_remove_removes(
@@ -336,3 +336,32 @@ def test_json_exactly_as_hcsshim_marshals_it_is_accepted(emu: Emulator) -> None:
         }
     )
     assert [e["HostComputeNamespace"] for e in filtered] == [ns["ID"]]
+
+
+def test_first_host_is_the_gateway_unless_a_route_or_subnet_flag_says_otherwise(
+    emu: Emulator,
+) -> None:
+    def subnet(prefix: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "Name": prefix,
+            "Type": "L2Bridge",
+            "Ipams": [{"Subnets": [{"IpAddressPrefix": prefix, **extra}]}],
+        }
+
+    implicit = emu.create_network(subnet("10.1.0.0/24"))
+    assert emu.create_endpoint(implicit["ID"], {})["IpConfigurations"][0]["IpAddress"] == "10.1.0.2"
+    with pytest.raises(HcnError) as err:
+        emu.create_endpoint(implicit["ID"], {"IpConfigurations": [{"IpAddress": "10.1.0.1"}]})
+    assert err.value.hresult == 0x803B002F
+    routed = emu.create_network(
+        subnet("10.2.0.0/24", Routes=[{"NextHop": "10.2.0.254", "DestinationPrefix": "0.0.0.0/0"}])
+    )
+    assert emu.create_endpoint(routed["ID"], {})["IpConfigurations"][0]["IpAddress"] == "10.2.0.1"
+    flagged = emu.create_network(
+        subnet(
+            "10.3.0.0/24",
+            Flags=1,
+            Routes=[{"NextHop": "10.3.0.1", "DestinationPrefix": "0.0.0.0/0"}],
+        )
+    )
+    assert emu.create_endpoint(flagged["ID"], {})["IpConfigurations"][0]["IpAddress"] == "10.3.0.1"

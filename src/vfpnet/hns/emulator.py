@@ -39,7 +39,9 @@ Behaviour chosen where the public record is unclear:
   (as a duplicate PortMapping is); remote endpoints (`Flags` bit 1) are exempt from the
   subnet and in-use checks and hold no address;
 - an endpoint without IpConfigurations gets the lowest free address of the network's
-  first subnet of each family (network, broadcast and gateway addresses excluded);
+  first subnet of each family (network, broadcast and gateway addresses excluded; the
+  gateway is the next hop of the subnet's routes, else its first host, as HNS reserves it
+  unless the subnet has Flags DoNotReserveGatewayAddress);
   none free or no subnet: HCN_E_SUBNET_NOT_FOUND;
 - deleting a network deletes its endpoints; deleting an endpoint detaches it;
 - ModifyEndpoint Policy: Add appends, Update replaces the whole list, Remove removes the

@@ -35,6 +35,7 @@ from vfpnet.hns.schema.codec import SchemaError, decode
 from vfpnet.hns.schema.network import (
     NETWORK_FLAG_DISABLE_HOST_PORT,
     NETWORK_TYPES,
+    SUBNET_FLAG_DO_NOT_RESERVE_GATEWAY,
     HostComputeNetwork,
 )
 from vfpnet.hns.schema.policy import (
@@ -126,13 +127,24 @@ def network_subnets(network: HostComputeNetwork) -> list[IpNetwork]:
 def network_gateways(
     network: HostComputeNetwork,
 ) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """Addresses reserved as gateways: the next hops of each subnet's routes."""
+    """Addresses reserved as gateways, which no endpoint gets.
+
+    Per subnet: the next hops of its routes, or, with no route, its first host address
+    (HNS's default gateway); none when the subnet has Flags DoNotReserveGatewayAddress (1),
+    or is a /31, /32 (/127, /128) with no room for one.
+    """
     out: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
     for ipam in network.ipams or ():
         for subnet in ipam.subnets or ():
-            for route in subnet.routes or ():
-                if route.next_hop:
-                    out.add(ipaddress.ip_address(route.next_hop))
+            if (subnet.flags or 0) & SUBNET_FLAG_DO_NOT_RESERVE_GATEWAY:
+                continue
+            hops = [ipaddress.ip_address(r.next_hop) for r in subnet.routes or () if r.next_hop]
+            if hops:
+                out.update(hops)
+                continue
+            prefix = ipaddress.ip_network(subnet.ip_address_prefix or "", strict=False)
+            if prefix.prefixlen < prefix.max_prefixlen - 1:
+                out.add(prefix.network_address + 1)
     return out
 
 
