@@ -365,3 +365,15 @@ def test_first_host_is_the_gateway_unless_a_route_or_subnet_flag_says_otherwise(
         )
     )
     assert emu.create_endpoint(flagged["ID"], {})["IpConfigurations"][0]["IpAddress"] == "10.3.0.1"
+
+
+def test_network_without_subnets_takes_any_address_but_allocates_none(emu: Emulator) -> None:
+    net = emu.create_network({"Name": "ext", "Type": "Transparent"})
+    ep = emu.create_endpoint(net["ID"], {"IpConfigurations": [{"IpAddress": "192.168.7.20"}]})
+    assert ep["IpConfigurations"] == [{"IpAddress": "192.168.7.20"}]
+    with pytest.raises(HcnError) as err:
+        emu.create_endpoint(net["ID"], {"IpConfigurations": [{"IpAddress": "192.168.7.20"}]})
+    assert err.value.hresult == 0x803B0013
+    with pytest.raises(HcnError) as err:
+        emu.create_endpoint(net["ID"], {})
+    assert err.value.hresult == 0x803B0005

@@ -38,6 +38,7 @@ Behaviour chosen where the public record is unclear:
 - an address already used by another endpoint of the network: HCN_E_PORT_ALREADY_EXISTS
   (as a duplicate PortMapping is); remote endpoints (`Flags` bit 1) are exempt from the
   subnet and in-use checks and hold no address;
+- a network with no subnet at all (e.g. Transparent) takes any endpoint address;
 - an endpoint without IpConfigurations gets the lowest free address of the network's
   first subnet of each family (network, broadcast and gateway addresses excluded; the
   gateway is the next hop of the subnet's routes, else its first host, as HNS reserves it
@@ -451,7 +452,8 @@ class Emulator:
                     self._claim(db, nid, str(address), eid)
                     out = encode(cfg)
                     out["IpAddress"] = str(address)
-                    out.setdefault("PrefixLength", subnet.prefixlen)
+                    if subnet is not None:
+                        out.setdefault("PrefixLength", subnet.prefixlen)
                     configs.append(out)
                 doc["IpConfigurations"] = configs
             else:

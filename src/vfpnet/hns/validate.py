@@ -433,15 +433,22 @@ def check_prefix_length(
 
 def check_endpoint_address(
     text: str | None, network: HostComputeNetwork, version: HnsVersion, where: str
-) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, IpNetwork]:
-    """A local endpoint's address and its subnet; HCN_E_INVALID_IP if outside every subnet."""
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, IpNetwork | None]:
+    """A local endpoint's address and its subnet; HCN_E_INVALID_IP if outside every subnet.
+
+    A network with no subnet at all (e.g. Transparent, addressed from the physical
+    network) takes any address; the subnet is then None.
+    """
     try:
         address = ipaddress.ip_address(text or "")
     except ValueError:
         raise hcn_error("HCN_E_INVALID_IP", f"{where}.IpAddress {text!r} is not an IP") from None
     if address.version == 6 and not supports(version, "IPv6DualStack"):
         raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"{where}: IPv6 needs HNS 11.10")
-    for subnet in network_subnets(network):
+    subnets = network_subnets(network)
+    if not subnets:
+        return address, None
+    for subnet in subnets:
         if address in subnet:
             reserved = address in network_gateways(network) or address == subnet.network_address
             if subnet.version == 4 and subnet.prefixlen < 31:
