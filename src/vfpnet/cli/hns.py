@@ -77,8 +77,11 @@ def add_parser(subparsers: Any) -> None:
     r.add_argument("--json", action="store_true", help="list as a JSON array")
     r.add_argument("--if", dest="interface", type=int, default=0, help="interface index")
     r.add_argument("--metric", type=int, default=0, help="route metric")
-    for name in ("attach", "detach"):
-        a = add_action(name, help=f"{name} an endpoint to/from a namespace")
+    for name, what in (
+        ("attach", "attach an endpoint to a namespace"),
+        ("detach", "detach an endpoint from its namespace"),
+    ):
+        a = add_action(name, help=what)
         a.add_argument("namespace_id", metavar="NAMESPACE_ID")
         a.add_argument("endpoint_id", metavar="ENDPOINT_ID")
     add_action("version", help="HNS version and supported features as JSON")
