@@ -377,3 +377,27 @@ def test_network_without_subnets_takes_any_address_but_allocates_none(emu: Emula
     with pytest.raises(HcnError) as err:
         emu.create_endpoint(net["ID"], {})
     assert err.value.hresult == 0x803B0005
+
+
+def test_calico_cni_endpoint_with_upper_case_policy_type_is_accepted(emu: Emulator) -> None:
+    """Calico's CNI sends `SDNROUTE`; HNS reads policy Types without regard to case."""
+    net = emu.create_network(l2bridge("Calico", "100.244.206.64/26", "100.244.206.65"))
+    ep = emu.create_endpoint(net["ID"], recorded("calico_cni_endpoint_v2.json"))
+    assert [p["Type"] for p in ep["Policies"]] == ["OutBoundNAT", "SDNROUTE", "ProviderAddress"]
+    with pytest.raises(HcnError) as err:
+        emu.create_endpoint(
+            net["ID"],
+            {
+                "Policies": [
+                    {
+                        "Type": "acl",
+                        "Settings": {
+                            "Action": "Allow",
+                            "Direction": "In",
+                            "RemoteAddresses": "Any",
+                        },
+                    }
+                ]
+            },
+        )
+    assert err.value.hresult == 0x803B000D  # recognised as an ACL, and checked as one

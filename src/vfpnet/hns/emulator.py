@@ -59,6 +59,8 @@ Behaviour chosen where the public record is unclear:
   attaching one already in a namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS;
 - an endpoint filter on `State` (hcsshim's v1 EndpointState, as Azure NPM queries) sees 3
   (AttachedSharing) for endpoints in a namespace and 1 (Created) for the others;
+- policy Types are matched without regard to case (Calico's CNI sends `SDNROUTE`) and
+  kept as sent;
 - unknown ids (GUID or not) are HCN_E_NETWORK_NOT_FOUND / HCN_E_ENDPOINT_NOT_FOUND; an
   unknown namespace is ERROR_NOT_FOUND (as hcsshim's own test expects);
 - duplicate route add: ERROR_OBJECT_ALREADY_EXISTS (0x1392); delete of a missing route:
@@ -104,7 +106,7 @@ from vfpnet.hns.schema.network import (
     ModifyNetworkSettingRequest,
     PolicyNetworkRequest,
 )
-from vfpnet.hns.schema.policy import NetworkPolicy
+from vfpnet.hns.schema.policy import NetworkPolicy, is_type
 from vfpnet.hns.schema.route import HostRoute
 from vfpnet.hns.schema.v1 import is_v1_endpoint, is_v1_network
 from vfpnet.hns.v1convert import endpoint_v1_to_v2, network_v1_to_v2
@@ -870,7 +872,7 @@ def _mac_for(eid: str) -> str:
 
 
 def _set_id(policy: NetworkPolicy) -> str | None:
-    if policy.type == "SetPolicy" and isinstance(policy.settings, dict):
+    if is_type(policy.type, "SetPolicy") and isinstance(policy.settings, dict):
         sid = policy.settings.get("Id")
         return sid if isinstance(sid, str) else None
     return None
@@ -880,7 +882,7 @@ def _same_network_policy(current: NetworkPolicy, new: NetworkPolicy) -> bool:
     sid = _set_id(new)
     if sid is not None:
         return _set_id(current) == sid
-    return current.type == new.type
+    return isinstance(current.type, str) and is_type(new.type, current.type)
 
 
 def _removes(given: NetworkPolicy, current: NetworkPolicy) -> bool:
@@ -893,7 +895,7 @@ def _removes(given: NetworkPolicy, current: NetworkPolicy) -> bool:
 def _port_mappings(policies: list[Any]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     for p in policies:
-        if isinstance(p, dict) and p.get("Type") == "PortMapping":
+        if isinstance(p, dict) and is_type(p.get("Type"), "PortMapping"):
             s = p.get("Settings") or {}
             if s.get("ExternalPort"):
                 out.append(

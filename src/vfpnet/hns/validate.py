@@ -56,6 +56,8 @@ from vfpnet.hns.schema.policy import (
     SDNRoutePolicySetting,
     SetPolicySetting,
     TierAclPolicySetting,
+    canonical_type,
+    is_type,
     parse_address,
     parse_ports,
     parse_protocols,
@@ -182,7 +184,8 @@ def validate_network(network: HostComputeNetwork, version: HnsVersion) -> None:
                         "HCN_E_INVALID_SUBNET", f"{where}.Routes[{k}] has a malformed address"
                     ) from None
             for k, policy in enumerate(subnet.policies or ()):
-                cls = SUBNET_SETTINGS_TYPES.get(policy.type or "")
+                known = canonical_type(SUBNET_SETTINGS_TYPES, policy.type)
+                cls = SUBNET_SETTINGS_TYPES.get(known or "")
                 if cls is None:
                     raise hcn_error(
                         "HCN_E_INVALID_POLICY_TYPE", f"{where}.Policies[{k}].Type {policy.type!r}"
@@ -199,13 +202,13 @@ def validate_network_policies(
     seen: set[str] = set()
     for policy in all_policies:
         sid = policy.settings.get("Id") if isinstance(policy.settings, dict) else None
-        if policy.type == "SetPolicy" and isinstance(sid, str):
+        if is_type(policy.type, "SetPolicy") and isinstance(sid, str):
             if sid in seen:
                 raise hcn_error("HCN_E_POLICY_ALREADY_EXISTS", f"set policy Id {sid!r} twice")
             seen.add(sid)
     for i, policy in enumerate(policies):
         where = f"Policies[{i}]"
-        ptype = policy.type or ""
+        ptype = canonical_type(NETWORK_SETTINGS_TYPES, policy.type) or ""
         cls = NETWORK_SETTINGS_TYPES.get(ptype)
         if cls is None:
             raise hcn_error("HCN_E_INVALID_POLICY_TYPE", f"{where}.Type {policy.type!r}")
@@ -238,7 +241,7 @@ def set_policy_ids(policies: Iterable[NetworkPolicy]) -> set[str]:
     """Ids of the SetPolicies among a network's policies."""
     ids: set[str] = set()
     for policy in policies:
-        if policy.type == "SetPolicy" and isinstance(policy.settings, dict):
+        if is_type(policy.type, "SetPolicy") and isinstance(policy.settings, dict):
             sid = policy.settings.get("Id")
             if isinstance(sid, str):
                 ids.add(sid)
@@ -285,7 +288,7 @@ def validate_endpoint_policies(
     """Check endpoint policies against the version and the network's SetPolicy Ids."""
     for i, policy in enumerate(policies):
         where = f"{prefix}[{i}]"
-        ptype = policy.type or ""
+        ptype = canonical_type(ENDPOINT_SETTINGS_TYPES, policy.type) or ""
         cls = ENDPOINT_SETTINGS_TYPES.get(ptype)
         if cls is None:
             raise hcn_error("HCN_E_INVALID_POLICY_TYPE", f"{where}.Type {policy.type!r}")
