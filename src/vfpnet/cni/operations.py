@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from vfpnet.cni import errors, ipam
+from vfpnet.cni import errors, faults, ipam
 from vfpnet.cni.attachment import Request
 from vfpnet.cni.jsonwire import dumps
 from vfpnet.cni.netconf import NetConf, RuntimeArgs, version_tuple
@@ -145,6 +145,7 @@ def add(req: Request) -> dict[str, object]:
                     errors.INVALID_CONFIG, "ipam: required (no prevResult with ips to use)"
                 )
             added = backend.add(req, source, undo)
+            faults.point("before-record-ready")
         except BaseException as exc:
             if "source" in locals():
                 source.settle()

@@ -10,14 +10,15 @@
   even to pods on the same node.
 
 ADD order keeps the pod unreachable until it is fully steered: the host veth comes up
-last. DEL removes the veth first (the pod is gone), then the set member.
+only after the steering set member exists (and the /32 host route right after it).
+DEL removes the veth first (the pod is gone), then the set member.
 """
 
 from __future__ import annotations
 
 import os
 
-from vfpnet.cni import errors
+from vfpnet.cni import errors, faults
 from vfpnet.cni.addressing import contains, first_host, parse_cidr
 from vfpnet.cni.attachment import Added, Request
 from vfpnet.linux.netlink import RT_SCOPE_LINK, Netlink, NetlinkError, mac_text
@@ -95,7 +96,9 @@ class LinuxBackend:
             except NetlinkError as exc:
                 raise _setup_error(exc, f"veth {host}/{args.ifname}") from None
             undo.push(f"veth {host}", lambda: nl.delete_link(host))
+            faults.point("after-veth")
             result = ipam.result()
+            faults.point("after-ipam")
             return self._wire(req, nl, pod, host, host_mac, pod_mac, result, undo)
         except NetlinkError as exc:
             raise _setup_error(exc, f"mode {conf.mode}") from None
@@ -145,6 +148,7 @@ class LinuxBackend:
             pod.add_address(pod_index, addr, prefix, what=f"{args.ifname} address")
             pod.set_link(pod_index, up=True, what=f"{args.ifname} up")
             routes = self._pod_routes(pod, pod_index, result, gateway)
+            faults.point("after-pod-config")
             nl.set_link(host_index, up=True, what=f"{host} up")
             state.update({"bridge": conf.bridge, "gateway": gateway})
             return Added(interfaces, [{"address": f"{addr}/{prefix}", "gateway": gateway,
@@ -157,13 +161,16 @@ class LinuxBackend:
         pod.add_permanent_neighbour(pod_index, LINK_LOCAL_GW, host_mac)
         pod.add_route("0.0.0.0", 0, gateway=LINK_LOCAL_GW, oif=pod_index, onlink=True)
         write_sysctl(f"net/ipv4/conf/{host}/proxy_arp", "1")
+        faults.point("after-pod-config")
         if conf.mode == "transparent-tunnel":
             gateway = self._tunnel(req, nl, host, addr, prefix, ip_cfg, undo)
             state["gateway"] = gateway
             state["tunnel"] = {"mark": conf.tunnel.mark, "table": conf.tunnel.table,
                                "priority": conf.tunnel.priority}
-        nl.add_route(addr, 32, oif=host_index, scope=RT_SCOPE_LINK)
+        # A route needs its link up; the pod is already steered (member added above).
         nl.set_link(host_index, up=True, what=f"{host} up")
+        nl.add_route(addr, 32, oif=host_index, scope=RT_SCOPE_LINK)
+        faults.point("after-host-route")
         return Added(
             interfaces,
             [{"address": f"{addr}/32", "gateway": LINK_LOCAL_GW, "interface": 1}],
@@ -216,6 +223,7 @@ class LinuxBackend:
         except OSError as exc:
             raise _setup_error(exc, f"steering set member {addr} . {host}") from None
         undo.push(f"steering member {addr}", lambda: steering.remove_member(nft, addr, host))
+        faults.point("after-steering-member")
         return gateway
 
     @staticmethod
