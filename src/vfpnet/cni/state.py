@@ -7,7 +7,9 @@ environment variable VFPNET_CNI_STATE_DIR which wins):
     <network>/lock                             flock held by every ADD/DEL/CHECK/GC of the network
     <network>/endpoints/<containerID>:<ifname>.json   one record per attachment
 
-A record is written (atomically: temp file, fsync, rename) before ADD changes anything
+A record is written (atomically: temp file, rename; no fsync, which costs tens of ms
+on a busy disk: records guard against a killed plugin, and after a power loss the
+namespaces they describe are gone too) before ADD changes anything
 (`status: "adding"`), again once IPAM has answered, and finally with `status: "ready"`;
 so a plugin killed at any point leaves a record that DEL or GC can finish from.
 """
@@ -91,7 +93,6 @@ class Store:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             os.write(fd, dumps(record).encode())
-            os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
