@@ -20,7 +20,7 @@ from vfpnet.linux.nftables import Nft, NftError
 
 TABLE = "vfpnet_tunnel"
 SET = "pods"
-CHAIN = "mark"
+CHAIN = "steer"
 
 
 def _table_ref() -> dict[str, object]:
@@ -68,7 +68,7 @@ def remove_member(nft: Nft, address: str, host_ifname: str) -> bool:
 
 def members(nft: Nft) -> list[tuple[str, str]]:
     try:
-        out = nft.run_text(f"list set ip {TABLE} {SET}")
+        out = nft.run([{"list": {"set": {"family": "ip", "table": TABLE, "name": SET}}}])
     except NftError:
         return []
     found: list[tuple[str, str]] = []
@@ -84,7 +84,7 @@ def node_ready(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int) -
     """What is missing of the node-wide objects (empty when all is in place)."""
     missing = []
     try:
-        out = nft.run_text(f"list chain ip {TABLE} {CHAIN}")
+        out = nft.run([{"list": {"chain": {"family": "ip", "table": TABLE, "name": CHAIN}}}])
         rules = [i for i in (out or {}).get("nftables", []) if "rule" in i]
         if not rules:
             missing.append(f"nftables rule in ip {TABLE} {CHAIN}")
