@@ -44,8 +44,16 @@ def loads(text: str | bytes) -> object:
         value, end = scan(body, 0)
     except StopIteration as exc:
         raise JsonError(exc.value, "expected a JSON value") from None
-    except ValueError as exc:  # json.decoder.JSONDecodeError from inside the scanner
-        raise JsonError(getattr(exc, "pos", 0), str(getattr(exc, "msg", exc))) from None
+    except (ValueError, SystemError):
+        # The scanner reports syntax errors through json.decoder, which it does not import
+        # itself (it fails with SystemError when that is not loaded): let `json` explain.
+        import json
+
+        try:
+            json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise JsonError(exc.pos, exc.msg) from None
+        raise JsonError(0, "invalid JSON") from None
     if end != len(body):
         raise JsonError(end, "extra data after the JSON value")
     return value
