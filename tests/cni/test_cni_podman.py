@@ -43,6 +43,7 @@ class Podman:
         self.fabric = f"{self.prefix}f"
         self.sysctls = {k: _sysctl(k) for k in ("net.ipv4.ip_forward",)}
         self.had_tunnel_table = _nft_table_exists()
+        self.had_hostport_chains = "CNI-HOSTPORT-DNAT" in sh("iptables", "-t", "nat", "-S").stdout
         (self.tmp / "bin").mkdir()
         (self.tmp / "bin" / "vfpnet").symlink_to(VFPNET)
         (self.tmp / "net.d").mkdir()
@@ -123,9 +124,23 @@ class Podman:
         sh("ip", "rule", "del", "fwmark", f"{TUNNEL['mark']:#x}/{TUNNEL['mark']:#x}",
            "lookup", str(TUNNEL["table"]), check=False)
         sh("ip", "route", "flush", "table", str(TUNNEL["table"]), check=False)
+        if not self.had_hostport_chains:
+            _remove_portmap_chains()
         for key, value in self.sysctls.items():
             sh("sysctl", "-qw", f"{key}={value}", check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _remove_portmap_chains() -> None:
+    """portmap's shared nat chains, which it never removes itself."""
+    for rule in ("PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT",
+                 "OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT",
+                 "POSTROUTING -m comment --comment 'CNI portfwd requiring masquerade' "
+                 "-j CNI-HOSTPORT-MASQ"):
+        sh("sh", "-c", f"iptables -t nat -D {rule}", check=False)
+    for chain in ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"):
+        sh("iptables", "-t", "nat", "-F", chain, check=False)
+        sh("iptables", "-t", "nat", "-X", chain, check=False)
 
 
 def _sysctl(key: str) -> str:
