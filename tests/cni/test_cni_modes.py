@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 from conftest import needs_root
@@ -131,4 +132,52 @@ def test_add_result_is_in_the_requested_cni_version(lab: Lab, version: str) -> N
         assert result["interfaces"][ip["interface"]]["sandbox"] == f"/var/run/netns/{pod}"  # type: ignore[index]
     finally:
         lab.delete(conf, cid, pod)
+    lab.assert_clean()
+
+
+def _run_reference(lab: Lab, plugin: str, command: str, conf: dict[str, object], cid: str,
+                   pod: str) -> tuple[int, dict[str, object] | None]:
+    res = subprocess.run(["ip", "netns", "exec", lab.node, f"/usr/lib/cni/{plugin}"],
+                         input=json.dumps(conf), capture_output=True, text=True,
+                         env=lab.env(command, cid, pod))
+    return res.returncode, json.loads(res.stdout) if res.stdout.strip() else None
+
+
+def test_chained_before_bandwidth_the_result_feeds_the_next_plugin(lab: Lab) -> None:
+    conf = lab.netconf("transparent")
+    pod = lab.pod()
+    result = lab.add(conf, "chainbw", pod)
+    bw = {"cniVersion": "1.0.0", "name": conf["name"], "type": "bandwidth",
+          "ingressRate": 8_000_000, "ingressBurst": 80_000, "egressRate": 8_000_000,
+          "egressBurst": 80_000, "prevResult": result}
+    rc, out = _run_reference(lab, "bandwidth", "ADD", bw, "chainbw", pod)
+    try:
+        assert rc == 0, out
+        assert out is not None and out["ips"] == result["ips"]
+        host_if = result["interfaces"][0]["name"]  # type: ignore[index]
+        qdisc = in_ns(lab.node, "tc", "qdisc", "show", "dev", host_if).stdout
+        assert "tbf" in qdisc  # bandwidth shaped our host-side veth
+    finally:
+        _run_reference(lab, "bandwidth", "DEL", bw, "chainbw", pod)
+        lab.delete(conf, "chainbw", pod)
+    lab.assert_clean()
+
+
+def test_without_ipam_the_addresses_of_prev_result_are_used_and_kept(lab: Lab) -> None:
+    conf = lab.netconf("transparent")
+    del conf["ipam"]
+    conf["prevResult"] = {"cniVersion": "1.0.0", "interfaces": [{"name": "other0"}],
+                          "ips": [{"address": "10.244.101.200/24", "interface": 0}],
+                          "dns": {"nameservers": ["10.244.101.53"]}}
+    pod = lab.pod()
+    result = lab.add(conf, "prevonly", pod)
+    try:
+        assert [i["name"] for i in result["interfaces"]][0] == "other0"  # type: ignore[index]
+        assert result["ips"][0]["address"] == "10.244.101.200/32"  # type: ignore[index]
+        assert result["ips"][0]["interface"] == 2  # type: ignore[index]
+        assert result["dns"] == {"nameservers": ["10.244.101.53"]}
+        addrs = in_ns(pod, "ip", "-4", "-o", "addr", "show", "eth0").stdout
+        assert "10.244.101.200/32" in addrs
+    finally:
+        lab.delete(conf, "prevonly", pod)
     lab.assert_clean()

@@ -174,11 +174,12 @@ def _merge(prev: dict[str, object] | None, interfaces: list[dict[str, object]],
     )
     offset = len(base_ifaces)
     out_ips = [dict(ip, interface=int(ip["interface"]) + offset) for ip in ips]  # type: ignore[call-overload]
+    ours = {str(ip["address"]).split("/")[0] for ip in out_ips}
+    kept = [ip for ip in (prev["ips"] if prev else [])  # type: ignore[attr-defined]
+            if str(ip["address"]).split("/")[0] not in ours]  # now configured on our interface
     merged: dict[str, object] = {
         "interfaces": base_ifaces + interfaces,
-        "ips": out_ips if not prev else [ip for ip in prev["ips"]  # type: ignore[attr-defined]
-                                         if ip["address"] not in {i["address"] for i in out_ips}]
-        + out_ips,
+        "ips": kept + out_ips,
         "routes": (list(prev["routes"]) if prev else []) + routes,  # type: ignore[call-overload]
     }
     if prev and "dns" in prev:
