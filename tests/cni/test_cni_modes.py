@@ -172,7 +172,7 @@ def test_without_ipam_the_addresses_of_prev_result_are_used_and_kept(lab: Lab) -
     pod = lab.pod()
     result = lab.add(conf, "prevonly", pod)
     try:
-        assert [i["name"] for i in result["interfaces"]][0] == "other0"  # type: ignore[index]
+        assert result["interfaces"][0]["name"] == "other0"  # type: ignore[index]
         assert result["ips"][0]["address"] == "10.244.101.200/32"  # type: ignore[index]
         assert result["ips"][0]["interface"] == 2  # type: ignore[index]
         assert result["dns"] == {"nameservers": ["10.244.101.53"]}
