@@ -32,9 +32,8 @@ def load_backend(name: str) -> Backend:
             f"backend: {name!r} is not available in this build (available: {', '.join(REGISTRY)})",
         )
     module_name, class_name = REGISTRY[name]
-    import importlib
-
-    backend: Backend = getattr(importlib.import_module(module_name), class_name)()
+    module = __import__(module_name, fromlist=[class_name])  # importlib costs an import
+    backend: Backend = getattr(module, class_name)()
     return backend
 
 
