@@ -22,10 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 VFPNET = str(Path(sys.executable).with_name("vfpnet"))
 CNI_PATH = "/usr/lib/cni"
 UPLINK_NODE = "10.244.250.2"
 UPLINK_FABRIC = "10.244.250.1"
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="creates network namespaces, veths and nftables: needs root"
+)
 
 
 def sh(

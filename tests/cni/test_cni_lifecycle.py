@@ -10,8 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import needs_root
-from netlab import VFPNET, Lab, in_ns, pod_ip
+from netlab import VFPNET, Lab, in_ns, needs_root, pod_ip
 
 pytestmark = [needs_root, pytest.mark.net]
 SUBNET_OCTET = 102
@@ -226,3 +225,12 @@ def test_50_concurrent_add_del_pairs_leak_nothing(lab: Lab) -> None:
     lab.assert_clean()
     # the node-wide steering survived every pod's DEL
     assert in_ns(lab.node, "nft", "list", "chain", "ip", "vfpnet_tunnel", "steer").returncode == 0
+
+
+def test_del_without_a_record_still_removes_the_pods_steering_member(lab: Lab) -> None:
+    conf = lab.netconf("transparent-tunnel")
+    pod = lab.pod()
+    lab.add(conf, "lostrec", pod)
+    next(lab.state_dir.rglob("lostrec:eth0.json")).unlink()  # e.g. a wiped state dir
+    lab.delete(conf, "lostrec", pod)
+    lab.assert_clean()

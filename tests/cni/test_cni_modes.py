@@ -6,8 +6,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import needs_root
-from netlab import Lab, in_ns, pod_ip, sh
+from netlab import Lab, in_ns, needs_root, pod_ip, sh
 
 pytestmark = [needs_root, pytest.mark.net]
 SUBNET_OCTET = 101

@@ -248,14 +248,19 @@ class LinuxBackend:
                 nl.delete_link(host)  # the pod's link first: it is gone before its steering
             except NetlinkError as exc:
                 raise _setup_error(exc, f"delete veth {host}") from None
-        if record is not None and record.get("mode") == "transparent-tunnel":
+        if record is None or record.get("mode") == "transparent-tunnel":
+            # Members are keyed by the host veth too, so even without a record (or with
+            # one written before the addresses were known) they are found and removed.
             from vfpnet.linux import steering
 
-            for address in _record_addresses(record):
-                try:
-                    steering.remove_member(self.nft(), address, host)
-                except OSError as exc:
-                    raise _setup_error(exc, f"remove steering member {address}") from None
+            try:
+                members = steering.members(self.nft())
+                wanted = {(a, host) for a in _record_addresses(record)} if record else set()
+                for member in set(members) | wanted:
+                    if member[1] == host:
+                        steering.remove_member(self.nft(), *member)
+            except OSError as exc:
+                raise _setup_error(exc, f"remove steering members of {host}") from None
 
     # -- CHECK ---------------------------------------------------------------------
     def check(self, req: Request, record: dict[str, object]) -> None:
