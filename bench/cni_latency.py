@@ -74,7 +74,9 @@ def main() -> int:
         "reference": (f"{REFERENCE_DIR}/bridge",
                       _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix)),
     }
-    times: dict[tuple[str, str], list[float]] = {(p, c): [] for p in plugins for c in ("ADD", "DEL")}
+    times: dict[tuple[str, str], list[float]] = {
+        (p, c): [] for p in plugins for c in ("ADD", "DEL")
+    }
     pods: list[str] = []
     subprocess.run(["ip", "netns", "add", node], check=True)
     try:
