@@ -3,7 +3,7 @@
 Every `*.yaml`, `*.yml` and `*.json` under the directory (recursively; names starting with
 a dot are skipped, so a ConfigMap volume's `..data` twin is read once, through its
 symlinks) is read with `manifests.read_manifest`. A poll compares each file's
-(mtime, size, inode); a changed file is read again and the union of all files' objects is
+(ctime, mtime, size, inode); a changed file is read again and the union of all files' objects is
 diffed against the previous union, so a change comes out as per-object events.
 
 A file that cannot be read (a syntax error, a malformed object) keeps the objects it had
@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ from vfpnet.agent.datastore.stream import ThreadedWatch, WatchContext
 
 log = logging.getLogger(__name__)
 
-Signature = tuple[int, int, int, int]
+Signature = tuple[int, int, int, int, int]  # ctime, mtime, size, inode, device
+SETTLE = 0.05  # seconds a changed file must stay unchanged before it is read
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,15 @@ def _diff(
 
 
 def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
+    """Read what changed since `previous`.
+
+    A changed file is read only once its signature has stayed the same for SETTLE
+    seconds: a writer that truncates and rewrites in place is otherwise caught half-way
+    (and the kernel may show the new size before the new ctime). One still moving is
+    read at the next poll.
+    """
     scan = _Scan()
+    changed: dict[Path, Signature] = {}
     for path in _manifest_paths(directory):
         try:
             signature = _signature(path)
@@ -190,9 +200,14 @@ def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
         before = previous.get(path)
         if before is not None and before.signature == signature:
             scan.files[path] = before
-            continue
+        else:
+            changed[path] = signature
+    if changed:
+        time.sleep(SETTLE)
+    for path, signature in changed.items():
+        before = previous.get(path)
         state = _read(path, signature, before)
-        if state is None:  # changed while being read: pick it up at the next poll
+        if state is None:  # still changing: pick it up at the next poll
             if before is not None:
                 scan.files[path] = before
             continue
@@ -205,6 +220,8 @@ def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
 def _read(path: Path, signature: Signature, before: _FileState | None) -> _FileState | None:
     kept: Mapping[ObjectKey, RawObject] = before.objects if before else {}
     try:
+        if _signature(path) != signature:
+            return None
         text = path.read_text(encoding="utf-8")
         if _signature(path) != signature:
             return None
@@ -224,7 +241,7 @@ def _read(path: Path, signature: Signature, before: _FileState | None) -> _FileS
 
 def _signature(path: Path) -> Signature:
     st = path.stat()
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    return (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
 
 
 def _manifest_paths(directory: Path) -> list[Path]:
