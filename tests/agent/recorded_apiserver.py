@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -131,14 +132,17 @@ def _handler(recording: Recording) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(recording: Recording) -> Iterator[str]:
-    """The recording served on a free loopback port; yields its http:// URL."""
+def serve(recording: Recording, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The recording served on a free loopback port; yields its http(s):// URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recording))
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         recording.closing.set()
         server.shutdown()
