@@ -237,3 +237,32 @@ def test_watch_and_snapshot_survive_the_serving_member_stopping(
         finally:
             cluster.start(index)
             cluster.wait_healthy(cluster.members[index])
+
+
+def test_lost_quorum_is_reported_and_the_watch_resumes_when_it_returns(
+    cluster: EtcdCluster, store: EtcdDatastore
+) -> None:
+    """A member left alone refuses (hasleader) instead of serving a silent, stale watch."""
+    snap = store.snapshot()
+    with store.watch(snap.revision) as watch:
+        put(store, pod("sync"))
+        collect(watch, lambda ev: len(kinds_and_keys(ev)) >= 1)
+        serving = store.gateway.endpoints[store.gateway._current].url
+        others = [i for i, url in enumerate(cluster.client_urls) if url != serving]
+        for index in others:
+            cluster.stop(index)
+        try:
+            events = collect(watch, lambda ev: any(
+                isinstance(e, ErrorEvent) and "no leader" in str(e.error) for e in ev
+            ))
+            assert all(isinstance(e, ErrorEvent) for e in events)
+            with pytest.raises(DatastoreUnavailable, match="no leader"):
+                store.snapshot()
+        finally:
+            for index in others:
+                cluster.start(index)
+            for index in others:
+                cluster.wait_healthy(cluster.members[index])
+        put(store, pod("after"))
+        events = collect(watch, lambda ev: len(kinds_and_keys(ev)) >= 1, timeout=20)
+    assert kinds_and_keys(events) == [(EventType.ADDED, ObjectKey("Pod", "prod", "after"))]
