@@ -1,4 +1,4 @@
-"""The files datastore: a directory of manifests, watched by polling.
+"""The files datastore: a directory of manifests, watched with inotify (or by polling).
 
 Every `*.yaml`, `*.yml` and `*.json` under the directory (recursively; names starting with
 a dot are skipped, so a ConfigMap volume's `..data` twin is read once, through its
@@ -30,6 +30,7 @@ from vfpnet.agent.datastore.events import (
     ResyncEvent,
     Snapshot,
 )
+from vfpnet.agent.datastore.inotify import DirectoryNotifier
 from vfpnet.agent.datastore.kinds import ObjectKey, RawObject
 from vfpnet.agent.datastore.manifests import MANIFEST_SUFFIXES, read_manifest
 from vfpnet.agent.datastore.stream import ThreadedWatch, WatchContext
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Signature = tuple[int, int, int, int, int]  # ctime, mtime, size, inode, device
 SETTLE = 0.05  # seconds a changed file must stay unchanged before it is read
+INOTIFY_POLL_FACTOR = 10  # with inotify, the safety poll runs this many intervals apart
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,12 @@ class _Scan:
 class FilesDatastore:
     """`files:DIR`."""
 
-    def __init__(self, directory: Path, poll_interval: float = 0.2) -> None:
+    def __init__(
+        self, directory: Path, poll_interval: float = 0.2, use_inotify: bool = True
+    ) -> None:
         self.directory = directory
         self.poll_interval = poll_interval
+        self.use_inotify = use_inotify
         self._token = secrets.token_hex(4)
         self._counter = 0
         self._lock = threading.Lock()
@@ -111,10 +116,36 @@ class FilesDatastore:
                 ctx.emit(ResyncEvent(snapshot, f"revision {since!r} is not this store's latest"))
             with self._lock:
                 tree = self._latest
-        while not ctx.sleep(self.poll_interval):
-            tree = self._poll(ctx, tree)
+        notifier = DirectoryNotifier.create() if self.use_inotify else None
+        if notifier is None:
+            while not ctx.sleep(self.poll_interval):
+                tree = self._poll(ctx, tree)
+            return
+        # inotify wakes us when a file is written; a slow poll stays as the safety net
+        # (events lost to a queue overflow, file systems that do not report).
+        try:
+            notifier.watch_tree(self.directory)
+            last_poll = time.monotonic()
+            while not ctx.stopping:
+                changes = notifier.wait(min(self.poll_interval, 0.1))
+                due = time.monotonic() - last_poll >= self.poll_interval * INOTIFY_POLL_FACTOR
+                if changes.anything or due:
+                    if not self.directory.is_dir() or due:
+                        notifier.watch_tree(self.directory)
+                    # A file still open for writing waits for its close (or the safety poll).
+                    postpone = frozenset() if due else changes.writing
+                    tree = self._poll(ctx, tree, frozenset(changes.complete), postpone)
+                    last_poll = time.monotonic()
+        finally:
+            notifier.close()
 
-    def _poll(self, ctx: WatchContext, tree: _Tree) -> _Tree:
+    def _poll(
+        self,
+        ctx: WatchContext,
+        tree: _Tree,
+        complete: frozenset[Path] = frozenset(),
+        postpone: frozenset[Path] = frozenset(),
+    ) -> _Tree:
         if not self.directory.is_dir():
             if not tree.missing:
                 ctx.emit(
@@ -125,7 +156,7 @@ class FilesDatastore:
                     )
                 )
             return _Tree(tree.revision, tree.files, tree.objects, tree.duplicates, missing=True)
-        scan = _scan(self.directory, tree.files)
+        scan = _scan(self.directory, tree.files, complete, postpone)
         if scan.files == tree.files and not tree.missing:
             return tree
         new_tree, duplicate_errors = self._merge(scan.files, tree)
@@ -182,13 +213,20 @@ def _diff(
             yield ObjectEvent(EventType.MODIFIED, key, new[key], revision)
 
 
-def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
+def _scan(
+    directory: Path,
+    previous: Mapping[Path, _FileState],
+    complete: frozenset[Path] = frozenset(),
+    postpone: frozenset[Path] = frozenset(),
+) -> _Scan:
     """Read what changed since `previous`.
 
     A changed file is read only once its signature has stayed the same for SETTLE
     seconds: a writer that truncates and rewrites in place is otherwise caught half-way
     (and the kernel may show the new size before the new ctime). One still moving is
-    read at the next poll.
+    read at the next poll. Files in `complete` (inotify saw them closed after writing or
+    renamed into place) are read at once; those in `postpone` (still open for writing)
+    keep their previous state.
     """
     scan = _Scan()
     changed: dict[Path, Signature] = {}
@@ -198,11 +236,11 @@ def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
         except FileNotFoundError:
             continue
         before = previous.get(path)
-        if before is not None and before.signature == signature:
+        if before is not None and (before.signature == signature or path in postpone):
             scan.files[path] = before
-        else:
+        elif path not in postpone:
             changed[path] = signature
-    if changed:
+    if changed.keys() - complete:
         time.sleep(SETTLE)
     for path, signature in changed.items():
         before = previous.get(path)
