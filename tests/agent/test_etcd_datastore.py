@@ -203,6 +203,15 @@ def test_watch_from_a_compacted_revision_resyncs(store: EtcdDatastore) -> None:
     assert kinds_and_keys(events) == [(EventType.ADDED, ObjectKey("Pod", "prod", "z"))]
 
 
+def test_watch_from_a_foreign_revision_resyncs(store: EtcdDatastore) -> None:
+    put(store, pod("x"))
+    with store.watch("3@not-etcd") as watch:
+        events = collect(watch, lambda ev: len(ev) >= 1)
+    assert isinstance(events[0], ResyncEvent)
+    assert events[0].reason == "revision '3@not-etcd' is not an etcd revision"
+    assert ObjectKey("Pod", "prod", "x") in events[0].snapshot.objects
+
+
 def test_no_member_answering_is_unavailable_naming_each(cluster: EtcdCluster) -> None:
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
     store = EtcdDatastore([parse_endpoint(u, "etcd") for u in urls], backoff=FAST)

@@ -296,3 +296,20 @@ def test_stop_ends_a_quiet_watch_promptly(store: KubernetesDatastore) -> None:
     watch.stop()
     assert list(watch) == []
     assert time.monotonic() - started < 2
+
+
+def test_watch_error_other_than_410_is_reported_and_watched_again_without_relist(
+    store: KubernetesDatastore, recording: Recording
+) -> None:
+    recording.watches[PODS].append(
+        [event("ADDED", typed(pod("a", "102"))),
+         event("ERROR", status(500, "InternalError", "etcd leader changed"))]
+    )
+    snap = store.snapshot()
+    with store.watch(snap.revision) as watch:
+        events = collect(watch, lambda ev: len(ev) >= 2)
+        collect(watch, lambda ev: len(recording.watch_requests(PODS)) >= 2, timeout=5)
+    assert isinstance(events[1], ErrorEvent)
+    assert str(events[1].error) == f"kubernetes {PODS}: watch ERROR 500: etcd leader changed"
+    assert recording.watch_requests(PODS)[1].query["resourceVersion"] == "102"
+    assert not any(isinstance(e, ResyncEvent) for e in events)
