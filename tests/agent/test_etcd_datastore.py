@@ -203,6 +203,18 @@ def test_watch_from_a_compacted_revision_resyncs(store: EtcdDatastore) -> None:
     assert kinds_and_keys(events) == [(EventType.ADDED, ObjectKey("Pod", "prod", "z"))]
 
 
+def test_range_pages_are_read_at_one_revision(store: EtcdDatastore) -> None:
+    for i in range(5):
+        put(store, pod(f"p{i}"))
+    first_revision = store.snapshot().revision
+    kvs, revision = store.gateway.range_prefix(store.prefix, page_size=2)
+    assert [kv.key.rsplit("/", 1)[1] for kv in kvs] == ["p0", "p1", "p2", "p3", "p4"]
+    assert str(revision) == first_revision
+    put(store, pod("p5"))
+    kvs, _ = store.gateway.range_prefix(store.prefix, revision=revision, page_size=2)
+    assert len(kvs) == 5  # read at the old revision: p5 is not there yet
+
+
 def test_watch_from_a_foreign_revision_resyncs(store: EtcdDatastore) -> None:
     put(store, pod("x"))
     with store.watch("3@not-etcd") as watch:

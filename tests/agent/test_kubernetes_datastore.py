@@ -313,3 +313,38 @@ def test_watch_error_other_than_410_is_reported_and_watched_again_without_relist
     assert str(events[1].error) == f"kubernetes {PODS}: watch ERROR 500: etcd leader changed"
     assert recording.watch_requests(PODS)[1].query["resourceVersion"] == "102"
     assert not any(isinstance(e, ResyncEvent) for e in events)
+
+
+def test_expired_continue_token_restarts_the_list(
+    store: KubernetesDatastore, recording: Recording
+) -> None:
+    first_page = recording.lists[PODS][0]
+    recording.lists[PODS] = [
+        first_page,
+        (410, status(410, "Expired", "The provided continue parameter is too old")),
+        first_page,
+        (200, a_list("PodList", "120", [pod("web", "91", app="web")])),
+    ]
+    snap = store.snapshot()
+    assert {DB, WEB} <= set(snap.objects)
+    assert "pods=120" in snap.revision
+    pod_lists = [r for r in recording.requests if r.path == PODS]
+    assert [("continue" in r.query) for r in pod_lists] == [False, True, False, True]
+
+
+def test_a_kind_served_later_arrives_as_a_resync(
+    tmp_path: Path, server: str, recording: Recording
+) -> None:
+    anps = "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies"
+    store = KubernetesDatastore(
+        from_kubeconfig([kubeconfig(tmp_path, server)]), backoff=FAST, absent_retry=0.2
+    )
+    snap = store.snapshot()
+    assert "adminnetworkpolicies=," in snap.revision
+    anp = {"metadata": {"name": "late", "resourceVersion": "5"}, "spec": {"priority": 1}}
+    with store.watch(snap.revision) as watch:
+        recording.lists[anps] = [(200, a_list("AdminNetworkPolicyList", "6", [anp]))]
+        events = collect(watch, lambda ev: len(ev) >= 1)
+    assert isinstance(events[0], ResyncEvent)
+    assert ObjectKey("AdminNetworkPolicy", "", "late") in events[0].snapshot.objects
+    assert WEB in events[0].snapshot.objects
