@@ -29,7 +29,12 @@ from vfpnet.k8s.model import LabelSelector
 
 
 def _allowed(result: ReachResult) -> dict[tuple[str, str], dict[str, list[list[int]]]]:
-    return {(c.src, c.dst): c.allowed.as_dict() for c in result.connections}
+    # Workload pairs only: IPBlock ids (address ranges) have no `/`.
+    return {
+        (c.src, c.dst): c.allowed.as_dict()
+        for c in result.connections
+        if "/" in c.src and "/" in c.dst
+    }
 
 
 ALL = {"TCP": [[1, 65535]], "UDP": [[1, 65535]], "SCTP": [[1, 65535]]}
@@ -107,19 +112,17 @@ def test_ipblock_matches_only_pods_with_a_known_ip() -> None:
     assert ("a/noip", "a/t") not in got
 
 
-def test_host_network_pod_is_matched_by_its_address_only() -> None:
+def test_host_network_pod_is_an_ordinary_pod_for_policy() -> None:
     np = NetworkPolicy(
-        "a", "from-net", sel(app="t"), frozenset({"Ingress"}),
-        ingress=(NetworkPolicyRule(peers=(
-            NetworkPolicyPeer(ip_block=IPBlock(ipaddress.ip_network("10.1.0.0/16"))),
-            NetworkPolicyPeer(pod_selector=sel(app="h")),
-        )),),
+        "a", "from-h", sel(app="t"), frozenset({"Ingress"}),
+        ingress=(NetworkPolicyRule(peers=(NetworkPolicyPeer(pod_selector=sel(app="h")),)),),
     )
+    deny_host = NetworkPolicy("a", "deny-h", sel(app="h"), frozenset({"Ingress"}))
     host = replace(wl("a", "host", kind="Pod", ips=("10.9.0.1",), app="h"), host_network=True)
-    c = cluster([ns("a")], [wl("a", "t", app="t"), host], [np])
+    c = cluster([ns("a")], [wl("a", "t", app="t"), host], [np, deny_host])
     got = _allowed(reach(c))
-    assert ("a/host", "a/t") not in got  # selectors do not see host-network pods
-    assert ("a/t", "a/host") in got  # and no policy isolates it
+    assert ("a/host", "a/t") in got  # selected as a peer
+    assert ("a/t", "a/host") not in got  # and isolated as a subject
 
 
 def test_baseline_applies_only_where_no_network_policy_isolates() -> None:

@@ -11,9 +11,12 @@ chosen on and around the ports policies use.
 
 from __future__ import annotations
 
+import ipaddress
+
 from hypothesis import HealthCheck, given, settings
 from policy_strategies import EXTERNAL_IPS, PROBE_PORTS, PROTOCOLS, clusters
 
+from vfpnet.analysis.external import destination_ranges, source_ranges
 from vfpnet.analysis.nodes import node_ids
 from vfpnet.analysis.reach import reach
 from vfpnet.k8s.model import Cluster, Workload
@@ -22,6 +25,7 @@ from vfpnet.policy.decide import Decision, decide
 from vfpnet.policy.evaluate import DirectionVerdict, evaluate_flow
 from vfpnet.policy.flatten import flatten
 from vfpnet.policy.ir import Action, EndpointRules, PeerSet, Rule
+from vfpnet.policy.portset import PortSet
 
 Endpoint = Workload | str
 
@@ -90,6 +94,26 @@ def _check(cluster: Cluster) -> None:
                         ports = reached.get(pair)
                         in_reach = ports is not None and ports.contains(protocol, port)
                         assert in_reach == verdict.allowed, flow
+    _check_ranges(cluster, reached, ids)
+
+
+def _check_ranges(
+    cluster: Cluster, reached: dict[tuple[str, str], PortSet], ids: dict[Workload, str]
+) -> None:
+    """Every address of an IPBlock range is decided as reach says for the whole range:
+    probe its first and last address."""
+    for ranges, outward in ((source_ranges(cluster), False), (destination_ranges(cluster), True)):
+        for r in ranges:
+            for ip in {str(ipaddress.IPv4Address(r.first)), str(ipaddress.IPv4Address(r.last))}:
+                for w in cluster.workloads:
+                    pair = (ids[w], r.name) if outward else (r.name, ids[w])
+                    ports = reached.get(pair)
+                    for protocol in PROTOCOLS:
+                        for port in PROBE_PORTS:
+                            src, dst = (w, ip) if outward else (ip, w)
+                            verdict = evaluate_flow(cluster, src, dst, protocol, port)
+                            in_reach = ports is not None and ports.contains(protocol, port)
+                            assert in_reach == verdict.allowed, f"{pair} {protocol}/{port} {ip}"
 
 
 @settings(

@@ -16,8 +16,8 @@ all workloads, or one representative per equivalence class), named ports to numb
 the destination (the endpoint itself for ingress, each peer for egress; an egress rule
 with named ports is split into one IR rule per group of destinations that resolve the
 same), and CIDRs to the endpoints with a known IP inside them (`Workload.ips`; a workload
-without IPs is matched by selectors only). Host-network pods are neither subjects nor
-selector-matched peers of any policy: they use the node's address.
+without IPs is matched by selectors only). Host-network pods are ordinary pods here, as in
+`policy.evaluate` and netpol-analyzer (the NetworkPolicy API leaves them undefined).
 """
 
 from __future__ import annotations
@@ -121,8 +121,6 @@ class _Universe:
         for key, w in uni.workloads.items():
             if w.namespace not in uni.ns_labels:
                 uni.ns_labels[w.namespace] = dict(cluster.namespace_labels(w.namespace).items_)
-            if w.host_network:
-                continue
             uni.by_namespace.setdefault(w.namespace, []).append((key, dict(w.labels.items_)))
         return uni
 
@@ -317,8 +315,6 @@ class _Compiler:
         ] = {}
 
     def _subject_selects(self, policy: ClusterPolicy, w: Workload) -> bool:
-        if w.host_network:
-            return False
         ns_labels = self.uni.ns_labels[w.namespace]
         subject = policy.subject
         if subject.namespaces is not None:
@@ -405,17 +401,15 @@ class _Compiler:
     ) -> tuple[tuple[ClusterPolicy, ...], tuple[NetworkPolicy, ...]]:
         """The cluster policies whose subject selects `w`, and the NetworkPolicies whose
         podSelector does; both depend only on namespace and labels, so they are cached."""
-        cache_key = (w.namespace, w.labels, w.host_network)
+        cache_key = (w.namespace, w.labels)
         found = self._selecting_cache.get(cache_key)
         if found is None:
             cps = tuple(p for p in self.cluster.cluster_policies if self._subject_selects(p, w))
-            nps: tuple[NetworkPolicy, ...] = ()
-            if not w.host_network:
-                labels = dict(w.labels.items_)
-                nps = tuple(
-                    np for np in self.np_by_ns.get(w.namespace, [])
-                    if _selects(np.pod_selector, labels)
-                )
+            labels = dict(w.labels.items_)
+            nps = tuple(
+                np for np in self.np_by_ns.get(w.namespace, [])
+                if _selects(np.pod_selector, labels)
+            )
             found = (cps, nps)
             self._selecting_cache[cache_key] = found
         return found
