@@ -280,3 +280,64 @@ def test_without_policies_the_whole_ipv4_space_is_one_node(
     _, table, _ = _run(capsys, "reach", "-f", two_kinds)
     assert "outside the cluster (IPBlock):" in table
     assert "  default/lone => 0.0.0.0-255.255.255.255 : All" in table
+
+
+ADJACENT_EXCEPTS = EXTERNAL.replace(
+    "except: [10.1.0.0/16]", "except: [10.0.0.0/9, 10.128.0.0/9]"
+).replace("cidr: 10.0.0.0/8,", "cidr: 0.0.0.0/0,")
+
+
+def test_adjacent_excepts_make_one_range(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "c.yaml").write_text(ADJACENT_EXCEPTS)
+    _, out, _ = _run(capsys, "reach", "-f", str(tmp_path), "--format", "json")
+    sources = {c["src"] for c in json.loads(out)["connections"] if c["dst"] == "a/web"}
+    assert sources == {"0.0.0.0-9.255.255.255", "11.0.0.0-255.255.255.255"}
+
+
+OWNED_PODS = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-7d9f-abcde
+  namespace: a
+  labels: {app: web}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9f, uid: u1,
+                     controller: true}]
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-7d9f-fghij
+  namespace: a
+  labels: {app: web}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9f, uid: u1,
+                     controller: true}]
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: a, labels: {app: client}}
+spec: {containers: [{name: c, image: i}]}
+"""
+
+
+def test_pods_of_one_controller_are_one_node_named_after_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "pods.yaml").write_text(OWNED_PODS)
+    _, out, _ = _run(capsys, "reach", "-f", str(tmp_path), "--format", "json",
+                     "--workloads-only")
+    doc = json.loads(out)
+    assert doc["nodes"] == [
+        {"id": "a/client", "kind": "Pod", "namespace": "a", "name": "client"},
+        {"id": "a/web-7d9f", "kind": "ReplicaSet", "namespace": "a", "name": "web-7d9f"},
+    ]
+    assert [(c["src"], c["dst"]) for c in doc["connections"]] == [
+        ("a/client", "a/web-7d9f"), ("a/web-7d9f", "a/client"),
+    ]
+    code, out, _ = _run(capsys, "explain", "-f", str(tmp_path), "--from", "a/client",
+                        "--to", "a/web-7d9f", "--port", "80")
+    assert code == 0 and "ALLOWED" in out

@@ -39,14 +39,36 @@ def _span(net: IPNetwork) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
 
-def _boundaries(nets: Iterable[IPNetwork]) -> set[int]:
-    cuts: set[int] = set()
-    for net in nets:
-        if net.version != 4:
+def _block_intervals(block: IPBlock) -> list[tuple[int, int]]:
+    """The IPv4 addresses of `cidr` minus every except, as merged intervals."""
+    if block.cidr.version != 4:
+        return []
+    intervals = [_span(block.cidr)]
+    for ex in block.except_:
+        if ex.version != 4:
             continue
-        first, last = _span(net)
-        cuts.add(first)
-        cuts.add(last + 1)
+        ex_first, ex_last = _span(ex)
+        cut: list[tuple[int, int]] = []
+        for first, last in intervals:
+            if ex_last < first or last < ex_first:
+                cut.append((first, last))
+                continue
+            if first < ex_first:
+                cut.append((first, ex_first - 1))
+            if ex_last < last:
+                cut.append((ex_last + 1, last))
+        intervals = cut
+    return intervals
+
+
+def _boundaries(blocks: Iterable[IPBlock]) -> set[int]:
+    # Cut at the edges of what each block matches (adjacent excepts make one hole), as
+    # netpol-analyzer does with its interval sets.
+    cuts: set[int] = set()
+    for block in blocks:
+        for first, last in _block_intervals(block):
+            cuts.add(first)
+            cuts.add(last + 1)
     return cuts
 
 
@@ -55,34 +77,32 @@ def _ranges(cuts: set[int]) -> tuple[AddressRange, ...]:
     return tuple(AddressRange(a, b - 1) for a, b in itertools.pairwise(points))
 
 
-def _block_nets(block: IPBlock) -> list[IPNetwork]:
-    return [block.cidr, *block.except_]
-
-
 def source_ranges(cluster: Cluster) -> tuple[AddressRange, ...]:
     """The ranges that sources outside the cluster fall into."""
-    nets: list[IPNetwork] = []
-    for np in cluster.network_policies:
-        for rule in np.ingress:
-            for peer in rule.peers:
-                if peer.ip_block is not None:
-                    nets.extend(_block_nets(peer.ip_block))
-    return _ranges(_boundaries(nets))
+    blocks = [
+        peer.ip_block
+        for np in cluster.network_policies
+        for rule in np.ingress
+        for peer in rule.peers
+        if peer.ip_block is not None
+    ]
+    return _ranges(_boundaries(blocks))
 
 
 def destination_ranges(cluster: Cluster) -> tuple[AddressRange, ...]:
     """The ranges that destinations outside the cluster fall into."""
-    nets: list[IPNetwork] = []
-    for np in cluster.network_policies:
-        for rule in np.egress:
-            for peer in rule.peers:
-                if peer.ip_block is not None:
-                    nets.extend(_block_nets(peer.ip_block))
+    blocks = [
+        peer.ip_block
+        for np in cluster.network_policies
+        for rule in np.egress
+        for peer in rule.peers
+        if peer.ip_block is not None
+    ]
     for cp in cluster.cluster_policies:
         for cp_rule in cp.egress:
             for cp_peer in cp_rule.peers:
-                nets.extend(cp_peer.networks or ())
-    return _ranges(_boundaries(nets))
+                blocks.extend(IPBlock(net) for net in cp_peer.networks or ())
+    return _ranges(_boundaries(blocks))
 
 
 def _inside(r: AddressRange, block: CidrBlock) -> bool:

@@ -26,7 +26,7 @@ from vfpnet.analysis.external import (
     destination_ranges,
     source_ranges,
 )
-from vfpnet.analysis.nodes import nodes_of
+from vfpnet.analysis.nodes import fold_owned_pods, nodes_of
 from vfpnet.analysis.result import Connection, Node, ReachResult
 from vfpnet.k8s.model import Cluster
 from vfpnet.policy.compile import compile_cluster, endpoint_key
@@ -305,8 +305,9 @@ def reach(cluster: Cluster, external: bool = True) -> ReachResult:
     """Every ordered pair of distinct workloads with something allowed, and its ports;
     with `external`, also the connections from and to address ranges outside the
     cluster (nodes of kind IPBlock, `analysis.external`)."""
-    by_workload, workload_nodes = nodes_of(cluster.workloads)
-    classes = workload_classes(cluster.workloads)
+    workloads = fold_owned_pods(cluster.workloads)
+    by_workload, workload_nodes = nodes_of(workloads)
+    classes = workload_classes(workloads)
     cc = class_connectivity(cluster, classes, external)
     sets = cc.table.sets
     member_ids = [sorted(by_workload[w].id for w in c.members) for c in classes]

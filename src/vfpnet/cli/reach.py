@@ -13,7 +13,8 @@ workloads, the ports on which a connection from the first to the second is allow
 egress at the source and ingress at the destination, with the Admin tier, then
 NetworkPolicy, then the Baseline tier, then the default (allow) deciding in that order.
 Each workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
-Job, CronJob) is one node, named NS/NAME (NS/NAME[Kind] where kinds share a name).
+Job, CronJob) is one node, named NS/NAME (NS/NAME[Kind] where kinds share a name); Pods
+made by a controller (ownerReferences, e.g. a cluster dump) are one node named after it.
 Pairs with nothing allowed and pairs of a workload with itself are left out.
 Addresses outside the cluster appear as nodes of kind IPBlock named FIRST-LAST: the IPv4
 space cut at every boundary the policies' ipBlocks and networks draw (as netpol-analyzer
