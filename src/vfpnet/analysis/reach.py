@@ -319,7 +319,7 @@ def reach(cluster: Cluster, external: bool = True) -> ReachResult:
                 for dst in member_ids[d]:
                     if src != dst:
                         connections.append(Connection(src, dst, ports))
-    used: dict[str, Node] = {}
+    used: dict[AddressRange, Node] = {}
     for d, vector in enumerate(cc.from_ranges):
         for i, pid in enumerate(vector):
             if pid:
@@ -335,8 +335,9 @@ def reach(cluster: Cluster, external: bool = True) -> ReachResult:
     return ReachResult(nodes=nodes, connections=tuple(connections), warnings=cluster.warnings)
 
 
-def _range_node(r: AddressRange, used: dict[str, Node]) -> str:
-    name = r.name
-    if name not in used:
-        used[name] = Node(name, "IPBlock", "", name)
-    return name
+def _range_node(r: AddressRange, used: dict[AddressRange, Node]) -> str:
+    node = used.get(r)
+    if node is None:
+        name = r.name
+        node = used[r] = Node(name, "IPBlock", "", name)
+    return node.id

@@ -23,8 +23,9 @@ without IPs is matched by selectors only). Host-network pods are ordinary pods h
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vfpnet.k8s.model import (
     Cluster,
@@ -307,12 +308,24 @@ class _Compiler:
         # Rule compilation that does not depend on the subject is shared between subjects.
         self._memo: dict[tuple[object, ...], list[Rule]] = {}
         self._content_memo: dict[tuple[object, ...], list[Match]] = {}
+        self._specs: dict[int, _PortSpec] = {}
         self._endpoint_memo: dict[
             tuple[object, ...], tuple[tuple[Rule, ...], tuple[str, ...]]
         ] = {}
         self._selecting_cache: dict[
             tuple[object, ...], tuple[tuple[ClusterPolicy, ...], tuple[NetworkPolicy, ...]]
         ] = {}
+
+    def _spec(
+        self,
+        api_rule: ClusterPolicyRule | NetworkPolicyRule,
+        read: Callable[[Any], _PortSpec],
+    ) -> _PortSpec:
+        """The rule's port spec, read once per rule object."""
+        found = self._specs.get(id(api_rule))
+        if found is None:
+            found = self._specs[id(api_rule)] = read(api_rule.ports)
+        return found
 
     def _subject_selects(self, policy: ClusterPolicy, w: Workload) -> bool:
         ns_labels = self.uni.ns_labels[w.namespace]
@@ -334,7 +347,7 @@ class _Compiler:
         stage = Stage.ADMIN if policy.tier == "Admin" else Stage.BASELINE
         out: list[Rule] = []
         for index, api_rule in enumerate(api_rules):
-            spec = _cp_ports(api_rule.ports)
+            spec = self._spec(api_rule, _cp_ports)
             # Ingress named ports resolve on the subject, so the subject's ports key the memo.
             memo_key = (
                 "cp", policy.kind, policy.name, direction, index,
@@ -366,7 +379,7 @@ class _Compiler:
         )
         out: list[Rule] = []
         for index, api_rule in enumerate(api_rules):
-            spec = _np_ports(api_rule.ports)
+            spec = self._spec(api_rule, _np_ports)
             memo_key = (
                 "np", policy.namespace, policy.name, direction, index,
                 w.ports if (spec.named and direction is Direction.INGRESS) else None,
