@@ -6,8 +6,8 @@ venv=${1:-.venv}
 vfpnet="$venv/bin/vfpnet"
 example=examples/reach
 
-echo "== vfpnet reach -f $example   (rows: sources, columns: destinations)"
-"$vfpnet" reach -f "$example"
+echo "== vfpnet reach -f $example --workloads-only   (rows: sources, columns: destinations)"
+"$vfpnet" reach -f "$example" --workloads-only
 echo
 echo "== vfpnet explain -f $example --from monitoring/debug --to backend/api --port 9090"
 "$vfpnet" explain -f "$example" --from monitoring/debug --to backend/api --port 9090
