@@ -110,7 +110,6 @@ def add(req: Request) -> dict[str, object]:
     conf, args = req.conf, req.args
     prev = normalize(conf.prev_result, "prevResult") if conf.prev_result else None
     store = Store(conf.state_dir, conf.name)
-    backend = load_backend(conf.backend)
     with store.lock():
         old = store.read(args.container_id, args.ifname)
         if old is not None:
@@ -143,7 +142,8 @@ def add(req: Request) -> dict[str, object]:
                 raise errors.CniError(
                     errors.INVALID_CONFIG, "ipam: required (no prevResult with ips to use)"
                 )
-            added = backend.add(req, source, undo)
+            # loaded while the IPAM plugin runs: its import is off the critical path
+            added = load_backend(conf.backend).add(req, source, undo)
             faults.point("before-record-ready")
         except BaseException as exc:
             if "source" in locals():

@@ -17,7 +17,21 @@ from vfpnet.cni.netconf import SUPPORTED_VERSIONS
 LATEST = "1.1.0"
 
 
-def main() -> int:
+def main(exit_process: bool = True) -> int:
+    """Run the plugin; with `exit_process`, end the process at once with the status.
+
+    Interpreter shutdown (module teardown, garbage collection) costs a few milliseconds
+    that the runtime waits for; everything the plugin writes is flushed or closed first.
+    """
+    code = _main()
+    if exit_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main() -> int:
     version = LATEST
     try:
         return _run(version)
