@@ -234,3 +234,18 @@ def test_del_without_a_record_still_removes_the_pods_steering_member(lab: Lab) -
     next(lab.state_dir.rglob("lostrec:eth0.json")).unlink()  # e.g. a wiped state dir
     lab.delete(conf, "lostrec", pod)
     lab.assert_clean()
+
+
+def test_add_retried_after_a_killed_add_finishes_the_old_one_and_succeeds(lab: Lab) -> None:
+    conf = lab.netconf("transparent-tunnel")
+    pod = lab.pod()
+    proc = _start_add(lab, conf, "retry", pod, VFPNET_CNI_FAULT="after-steering-member:pause")
+    _kill_when(lab, proc, lambda: lab.leftovers()["set_members"])
+    result = lab.add(conf, "retry", pod)
+    left = lab.leftovers()
+    assert len(left["links"]) == 1 and len(left["set_members"]) == 1
+    assert len(left["ipam_allocations"]) == 1 and left["records"] == ["retry:eth0.json"]
+    record = json.loads(next(lab.state_dir.rglob("retry:eth0.json")).read_text())
+    assert record["status"] == "ready" and record["ips"] == [result["ips"][0]["address"]]  # type: ignore[index]
+    lab.delete(conf, "retry", pod)
+    lab.assert_clean()
