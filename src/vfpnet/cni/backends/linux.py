@@ -69,6 +69,10 @@ class LinuxBackend:
         conf, args = req.conf, req.args
         host = host_ifname(args.container_id, args.ifname)
         host_mac, pod_mac = _random_mac(), _random_mac()
+        if not args.netns.startswith("/"):
+            raise errors.CniError(
+                errors.INVALID_ENVIRONMENT, f"CNI_NETNS: {args.netns!r} is not an absolute path"
+            )
         try:
             netns_fd = os.open(args.netns, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
