@@ -59,9 +59,10 @@ class LinuxBackend:
 
     def nft(self) -> Nft:
         if self._nft is None:
+            from vfpnet.cni.jsonwire import dumps, loads
             from vfpnet.linux.nftables import Nft
 
-            self._nft = Nft()
+            self._nft = Nft(dumps=dumps, loads=loads)
         return self._nft
 
     # -- ADD -----------------------------------------------------------------------
@@ -217,16 +218,20 @@ class LinuxBackend:
         tun = conf.tunnel
         with Store(conf.state_dir, conf.name).node_lock():
             try:
+                # the pod's member goes in with the node objects, in one transaction
                 steering.ensure_node(nft, nl, mark=tun.mark, table=tun.table,
-                                     priority=tun.priority, gateway=gateway, uplink_index=uplink)
+                                     priority=tun.priority, gateway=gateway, uplink_index=uplink,
+                                     member=(addr, host))
+            except OSError as exc:
+                raise _setup_error(exc, f"steering for {addr} . {host}") from None
+            finally:
+                # whatever part of the transaction landed, the member is undone on failure
+                undo.push(f"steering member {addr}",
+                          lambda: steering.remove_member(nft, addr, host))
+            try:
                 self._loosen_rp_filter(uplink, nl)
             except OSError as exc:
-                raise _setup_error(exc, "transparent-tunnel node setup") from None
-        try:
-            steering.add_member(nft, addr, host)
-        except OSError as exc:
-            raise _setup_error(exc, f"steering set member {addr} . {host}") from None
-        undo.push(f"steering member {addr}", lambda: steering.remove_member(nft, addr, host))
+                raise _setup_error(exc, "transparent-tunnel rp_filter") from None
         faults.point("after-steering-member")
         return gateway
 
@@ -258,11 +263,13 @@ class LinuxBackend:
             from vfpnet.linux import steering
 
             try:
-                members = steering.members(self.nft())
-                wanted = {(a, host) for a in _record_addresses(record)} if record else set()
-                for member in set(members) | wanted:
-                    if member[1] == host:
-                        steering.remove_member(self.nft(), *member)
+                recorded = [(a, host) for a in _record_addresses(record)] if record else []
+                # one transaction for the recorded members; a full sweep by host veth
+                # only when that is not the whole story (no record, or one was missing)
+                if not recorded or not steering.remove_members(self.nft(), recorded):
+                    for member in steering.members(self.nft()):
+                        if member[1] == host:
+                            steering.remove_member(self.nft(), *member)
             except OSError as exc:
                 raise _setup_error(exc, f"remove steering members of {host}") from None
 
