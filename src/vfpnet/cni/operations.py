@@ -41,7 +41,7 @@ class _TrackedIpam:
     """The running IPAM ADD: records its addresses and its release the moment it answers."""
 
     def __init__(self, call: ipam.IpamCall, record: dict[str, object], store: Store,
-                 undo: UndoStack, release: ipam.IpamCall | None = None) -> None:
+                 undo: UndoStack) -> None:
         self.call = call
         self.record = record
         self.store = store
@@ -129,7 +129,7 @@ def add(req: Request) -> dict[str, object]:
         }
         store.write(record)
         undo = UndoStack()
-        source: _TrackedIpam | _GivenIpam
+        source: _TrackedIpam | _GivenIpam | None = None
         try:
             if conf.ipam:
                 plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
@@ -146,8 +146,8 @@ def add(req: Request) -> dict[str, object]:
             added = load_backend(conf.backend).add(req, source, undo)
             faults.point("before-record-ready")
         except BaseException as exc:
-            if "source" in locals():
-                source.settle()
+            if source is not None:
+                source.settle()  # an IPAM plugin still running must answer, to be released
             undo_errors = undo.rollback()
             store.remove(args.container_id, args.ifname)
             if isinstance(exc, errors.CniError):
