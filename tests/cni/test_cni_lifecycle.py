@@ -249,3 +249,30 @@ def test_add_retried_after_a_killed_add_finishes_the_old_one_and_succeeds(lab: L
     assert record["status"] == "ready" and record["ips"] == [result["ips"][0]["address"]]  # type: ignore[index]
     lab.delete(conf, "retry", pod)
     lab.assert_clean()
+
+
+def test_agent_sees_ready_endpoints_of_every_network_and_not_unfinished_ones(lab: Lab) -> None:
+    from vfpnet.cni.state import ready_endpoints
+
+    conf_a = lab.netconf("transparent")
+    conf_b = lab.netconf("l2bridge", name=f"{lab.prefix}other")
+    pod_a, pod_b, pod_c = lab.pod(), lab.pod(), lab.pod()
+    lab.add(conf_a, "agent-a", pod_a)
+    lab.add(conf_b, "agent-b", pod_b)
+    proc = _start_add(lab, conf_a, "agent-c", pod_c, VFPNET_CNI_FAULT="after-ipam:pause")
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(lab.state_dir.rglob("*.json"))) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        seen = {(r["network"], r["podNamespace"], r["podName"], r["mode"])
+                for r in ready_endpoints(str(lab.state_dir))}
+        assert seen == {(conf_a["name"], "ns1", "agent-a", "transparent"),
+                        (conf_b["name"], "ns1", "agent-b", "l2bridge")}
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        lab.delete(conf_a, "agent-c", pod_c)
+        lab.delete(conf_a, "agent-a", pod_a)
+        lab.delete(conf_b, "agent-b", pod_b)
+    lab.assert_clean()

@@ -264,7 +264,7 @@ def gc(req: Request) -> None:
                 _delete_attachment(store, record, _request_for(record, req))
             except (errors.CniError, OSError) as exc:
                 problems.append(f"{key[0]}/{key[1]}: {exc}")
-        live = _all_records(conf.state_dir)
+        live = all_records(conf.state_dir)
         backends = {str(r.get("backend") or "linux") for r in live} | {conf.backend}
         for name in sorted(backends):
             problems += load_backend(name).gc(conf, live)
@@ -285,7 +285,8 @@ def _request_for(record: dict[str, object], req: Request) -> Request:
     return Request(req.conf, RuntimeArgs(env), req.stdin)
 
 
-def _all_records(state_dir: str) -> list[dict[str, object]]:
+def all_records(state_dir: str) -> list[dict[str, object]]:
+    """Every record of every network, finished or not (GC keeps steering for all of them)."""
     out: list[dict[str, object]] = []
     try:
         networks = sorted(os.listdir(state_dir))
