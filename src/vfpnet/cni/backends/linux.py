@@ -130,10 +130,14 @@ class LinuxBackend:
               pod_mac: str, result: dict[str, object], undo: UndoStack) -> Added:
         """Everything after the veth exists and IPAM has answered."""
         args = req.args
-        ips = [ip for ip in result["ips"] if ":" not in ip["address"]]  # type: ignore[attr-defined]
-        if not ips:
-            raise errors.CniError(errors.IPAM_FAILED, "ipam: result has no IPv4 address")
-        addr, prefix = parse_cidr(ips[0]["address"], "ipam result ips[0].address")
+        ips: list[dict[str, object]] = result["ips"]  # type: ignore[assignment]
+        v6 = [str(ip["address"]) for ip in ips if ":" in str(ip["address"])]
+        if v6:  # refused, not half-configured: the address would be held but never used
+            raise errors.CniError(
+                errors.INVALID_CONFIG,
+                f"ipam: IPv6 address {v6[0]} in the IPAM result; the linux backend is IPv4 only",
+            )
+        addr, prefix = parse_cidr(str(ips[0]["address"]), "ipam result ips[0].address")
         veth = _Veth(host, nl.link_index(host), host_mac, args.ifname,
                      pod.link_index(args.ifname), pod_mac)
         lo_index = pod.link_index("lo")
