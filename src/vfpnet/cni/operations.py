@@ -267,7 +267,10 @@ def gc(req: Request) -> None:
         live = all_records(conf.state_dir)
         backends = {str(r.get("backend") or "linux") for r in live} | {conf.backend}
         for name in sorted(backends):
-            problems += load_backend(name).gc(conf, live)
+            try:
+                problems += load_backend(name).gc(conf, live)
+            except (errors.CniError, OSError) as exc:  # keep collecting, as the spec asks
+                problems.append(f"backend {name}: {exc}")
     if conf.ipam:
         try:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), req.args.path)
