@@ -287,3 +287,15 @@ def test_ipv6_from_ipam_is_refused_and_both_addresses_go_back(lab: Lab) -> None:
     assert rc == 1 and out is not None and out["code"] == 7
     assert "ipam" in str(out["msg"]) and "IPv6" in str(out["msg"])
     lab.assert_clean()
+
+
+def test_a_failed_rollback_keeps_the_record_so_del_finishes_the_cleanup(lab: Lab) -> None:
+    conf = lab.netconf("transparent")
+    pod = lab.pod()
+    rc, out = lab.run("ADD", conf, "undofail", pod, VFPNET_CNI_FAULT="after-ipam,undo-veth")
+    assert rc == 1 and out is not None and "undo veth" in str(out.get("details"))
+    left = lab.leftovers()
+    assert left["links"] and left["records"] == ["undofail:eth0.json"]
+    assert left["ipam_allocations"] == []  # the rest of the rollback still ran
+    lab.delete(conf, "undofail", pod)
+    lab.assert_clean()

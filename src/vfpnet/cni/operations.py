@@ -149,7 +149,9 @@ def add(req: Request) -> dict[str, object]:
             if source is not None:
                 source.settle()  # an IPAM plugin still running must answer, to be released
             undo_errors = undo.rollback()
-            store.remove(args.container_id, args.ifname)
+            if not undo_errors:
+                store.remove(args.container_id, args.ifname)
+            # else the `adding` record stays, so the runtime's DEL (or GC) finishes the job
             if isinstance(exc, errors.CniError):
                 if undo_errors:
                     exc.details = "; ".join(filter(None, [exc.details, *undo_errors]))

@@ -38,6 +38,9 @@ def _main() -> int:
     except errors.CniError as exc:
         _emit(exc.to_json(str(getattr(exc, "cni_version", version))))
         return 1
+    except KeyboardInterrupt:
+        _emit(errors.CniError(errors.NETWORK_SETUP_FAILED, "interrupted").to_json(version))
+        return 1
     except Exception as exc:
         if os.environ.get("VFPNET_DEBUG"):
             import traceback

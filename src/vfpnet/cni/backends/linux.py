@@ -115,7 +115,11 @@ class LinuxBackend:
                 nl.create_veth(host, host_mac, args.ifname, pod_mac, netns_fd)
             except NetlinkError as exc:
                 raise _setup_error(exc, f"veth {host}/{args.ifname}") from None
-            undo.push(f"veth {host}", lambda: nl.delete_link(host))
+            def remove_veth() -> None:
+                faults.point("undo-veth")
+                nl.delete_link(host)
+
+            undo.push(f"veth {host}", remove_veth)
             faults.point("after-veth")
             result = ipam.result()
             faults.point("after-ipam")
