@@ -44,6 +44,17 @@ def in_ns(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProces
     return sh("ip", "netns", "exec", ns, *args, check=check)
 
 
+def set_sysctl(ns: str | None, key: str, value: str) -> None:
+    """Write /proc/sys/<key> in namespace `ns` (None: this one); no procps needed."""
+    cmd = ["sh", "-c", f"echo {value} > /proc/sys/{key}"]
+    sh(*(["ip", "netns", "exec", ns, *cmd] if ns else cmd))
+
+
+def get_sysctl(ns: str | None, key: str) -> str:
+    cmd = ["cat", f"/proc/sys/{key}"]
+    return sh(*(["ip", "netns", "exec", ns, *cmd] if ns else cmd)).stdout.strip()
+
+
 class Lab:
     def __init__(self, subnet_octet: int) -> None:
         self.prefix = "vt" + secrets.token_hex(3)
@@ -74,9 +85,9 @@ class Lab:
         in_ns(self.fabric, "ip", "addr", "add", f"{UPLINK_FABRIC}/24", "dev", "down0")
         in_ns(self.fabric, "ip", "link", "set", "down0", "up")
         in_ns(self.fabric, "ip", "route", "add", self.subnet, "via", UPLINK_NODE)
-        for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0",
-                    "net.ipv4.conf.down0.send_redirects=0"):
-            in_ns(self.fabric, "sysctl", "-qw", key)
+        for key in ("net/ipv4/ip_forward", "net/ipv4/conf/all/send_redirects",
+                    "net/ipv4/conf/down0/send_redirects"):
+            set_sysctl(self.fabric, key, "0" if "redirects" in key else "1")
 
     # -- pods and the plugin -------------------------------------------------------
     def pod(self) -> str:

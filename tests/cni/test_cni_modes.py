@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from netlab import Lab, in_ns, needs_root, pod_ip, sh
+from netlab import Lab, get_sysctl, in_ns, needs_root, pod_ip, sh
 
 pytestmark = [needs_root, pytest.mark.net]
 SUBNET_OCTET = 101
@@ -58,8 +58,7 @@ def test_transparent_gives_pod_a_slash32_link_local_gateway_and_host_route(lab: 
         assert route[0]["gateway"] == "169.254.1.1" and route[0]["dev"] == "eth0"
         host_routes = json.loads(in_ns(lab.node, "ip", "-j", "route", "show", ip_a).stdout)
         assert host_routes and host_routes[0]["dev"].startswith("vfp")
-        proxy = in_ns(lab.node, "sysctl", "-n",
-                      f"net.ipv4.conf.{host_routes[0]['dev']}.proxy_arp").stdout.strip()
+        proxy = get_sysctl(lab.node, f"net/ipv4/conf/{host_routes[0]['dev']}/proxy_arp")
         assert proxy == "1"
         lab.serve(pod_b, "tcp", 8081)
         assert lab.tcp_ok(pod_a, ip_b, 8081)
