@@ -190,6 +190,11 @@ class Lab:
             time.sleep(0.2)
         return False
 
+    def tcp_failed(self, pod: str, address: str, port: int, count: int) -> int:
+        """How many of `count` sequential TCP connections (each fetching 'ok') failed."""
+        code = TCP_MANY.format(address=address, port=port, count=count)
+        return int(in_ns(pod, sys.executable, "-c", code).stdout.strip())
+
     def udp_lost(self, pod: str, address: str, port: int, count: int) -> int:
         code = UDP_CLIENT.format(address=address, port=port, count=count)
         return int(in_ns(pod, sys.executable, "-c", code).stdout.strip())
@@ -237,6 +242,20 @@ try:
     c.settimeout({timeout}); print(c.recv(2).decode())
 except OSError:
     print("fail")
+"""
+
+TCP_MANY = """
+import socket
+failed = 0
+for i in range({count}):
+    try:
+        c = socket.create_connection(("{address}", {port}), timeout=1.0)
+        c.settimeout(1.0)
+        failed += c.recv(2) != b"ok"
+        c.close()
+    except OSError:
+        failed += 1
+print(failed)
 """
 
 UDP_CLIENT = """

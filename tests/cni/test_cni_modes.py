@@ -93,7 +93,9 @@ def test_nsg_drop_on_fabric_blocks_same_node_pods_in_tunnel_mode_only(lab: Lab) 
     lab.assert_clean()
 
 
-def test_tunnel_same_node_udp_loses_none_of_1000_request_replies_and_tcp_works(lab: Lab) -> None:
+def test_tunnel_same_node_udp_loses_none_of_1000_request_replies_and_tcp_works(
+    lab: Lab,
+) -> None:
     conf = lab.netconf("transparent-tunnel")
     pods = _add_pods(lab, conf, 2, "udp")
     (_, pod_a, _), (_, pod_b, ip_b) = pods
@@ -106,6 +108,7 @@ def test_tunnel_same_node_udp_loses_none_of_1000_request_replies_and_tcp_works(l
         lab.serve(pod_b, "tcp", 8083)
         assert lab.tcp_ok(pod_a, ip_b, 8083)
         assert lab.udp_lost(pod_a, ip_b, 5353, 1000) == 0
+        assert lab.tcp_failed(pod_a, ip_b, 8083, 200) == 0  # 200 fresh connections
         listing = json.loads(in_ns(lab.fabric, "nft", "-j", "list", "table", "inet",
                                    "count").stdout)
         counted = [e["counter"]["packets"] for item in listing["nftables"] if "rule" in item
