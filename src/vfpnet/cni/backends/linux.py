@@ -121,18 +121,44 @@ class LinuxBackend:
 
             undo.push(f"veth {host}", remove_veth)
             faults.point("after-veth")
+            veth = _Veth(host, nl.link_index(host), host_mac, args.ifname,
+                         pod.link_index(args.ifname), pod_mac)
+            bridge_index = self._prepare(req, nl, pod, veth)  # while IPAM is still working
             result = ipam.result()
             faults.point("after-ipam")
-            return self._wire(req, nl, pod, host, host_mac, pod_mac, result, undo)
+            return self._wire(req, nl, pod, veth, bridge_index, result, undo)
         except NetlinkError as exc:
             raise _setup_error(exc, f"mode {conf.mode}") from None
         finally:
             os.close(netns_fd)
             pod.close()
 
-    def _wire(self, req: Request, nl: Netlink, pod: Netlink, host: str, host_mac: str,
-              pod_mac: str, result: dict[str, object], undo: UndoStack) -> Added:
-        """Everything after the veth exists and IPAM has answered."""
+    def _prepare(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth) -> int | None:
+        """The steps that need no address; the host veth stays down. Returns the bridge."""
+        lo_index = pod.link_index("lo")
+        if lo_index is not None:
+            pod.set_link(lo_index, up=True, what="lo up")
+        write_sysctl("net/ipv4/ip_forward", "1")
+        if req.conf.mode == "l2bridge":
+            bridge = req.conf.bridge
+            nl.ensure_bridge(bridge)  # node-wide: DEL keeps it
+            bridge_index = nl.link_index(bridge)
+            if bridge_index is None:
+                raise errors.CniError(errors.NETWORK_SETUP_FAILED, f"bridge {bridge}: vanished")
+            nl.set_link(bridge_index, up=True, what=f"{bridge} up")
+            nl.set_link(veth.host_index, master=bridge_index, what=f"{veth.host} master")
+            return bridge_index
+        # transparent modes: everything goes to the link-local gateway = the host veth
+        pod.set_link(veth.pod_index, up=True, what=f"{veth.pod} up")
+        pod.add_route(LINK_LOCAL_GW, 32, oif=veth.pod_index, scope=RT_SCOPE_LINK)
+        pod.add_permanent_neighbour(veth.pod_index, LINK_LOCAL_GW, veth.host_mac)
+        pod.add_route("0.0.0.0", 0, gateway=LINK_LOCAL_GW, oif=veth.pod_index, onlink=True)
+        write_sysctl(f"net/ipv4/conf/{veth.host}/proxy_arp", "1")
+        return None
+
+    def _wire(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth,
+              bridge_index: int | None, result: dict[str, object], undo: UndoStack) -> Added:
+        """Everything that needs the address IPAM gave."""
         args = req.args
         ips: list[dict[str, object]] = result["ips"]  # type: ignore[assignment]
         v6 = [str(ip["address"]) for ip in ips if ":" in str(ip["address"])]
@@ -142,25 +168,20 @@ class LinuxBackend:
                 f"ipam: IPv6 address {v6[0]} in the IPAM result; the linux backend is IPv4 only",
             )
         addr, prefix = parse_cidr(str(ips[0]["address"]), "ipam result ips[0].address")
-        veth = _Veth(host, nl.link_index(host), host_mac, args.ifname,
-                     pod.link_index(args.ifname), pod_mac)
-        lo_index = pod.link_index("lo")
-        if lo_index is not None:
-            pod.set_link(lo_index, up=True, what="lo up")
-        write_sysctl("net/ipv4/ip_forward", "1")
-        state: dict[str, object] = {"hostInterface": host, "address": addr}
-        if req.conf.mode == "l2bridge":
-            ip, routes = self._l2bridge(req, nl, pod, veth, addr, prefix, ips[0], result, state)
+        state: dict[str, object] = {"hostInterface": veth.host, "address": addr}
+        if bridge_index is not None:
+            ip, routes = self._l2bridge(req, nl, pod, veth, bridge_index, addr, prefix, ips[0],
+                                        result, state)
         else:
             ip, routes = self._transparent(req, nl, pod, veth, addr, prefix, ips[0], undo, state)
         interfaces: list[dict[str, object]] = [
-            {"name": host, "mac": host_mac},
-            {"name": args.ifname, "mac": pod_mac, "sandbox": args.netns},
+            {"name": veth.host, "mac": veth.host_mac},
+            {"name": args.ifname, "mac": veth.pod_mac, "sandbox": args.netns},
         ]
         return Added(interfaces, [dict(ip, interface=1)], routes, state)
 
-    def _l2bridge(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth, addr: str,
-                  prefix: int, ip_cfg: dict[str, object], result: dict[str, object],
+    def _l2bridge(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth, bridge_index: int,
+                  addr: str, prefix: int, ip_cfg: dict[str, object], result: dict[str, object],
                   state: dict[str, object]) -> tuple[dict[str, object], list[dict[str, object]]]:
         conf = req.conf
         gateway = conf.gateway or str(ip_cfg.get("gateway") or "") or first_host(addr, prefix)
@@ -169,14 +190,8 @@ class LinuxBackend:
                 errors.INVALID_CONFIG,
                 f"gateway: {gateway} is not a host of the pod subnet {addr}/{prefix}",
             )
-        # node side: the bridge (node-wide, kept by DEL) holds the gateway address
-        nl.ensure_bridge(conf.bridge)
-        bridge_index = nl.link_index(conf.bridge)
-        if bridge_index is None:
-            raise errors.CniError(errors.NETWORK_SETUP_FAILED, f"bridge {conf.bridge}: vanished")
+        # node side: the bridge holds the gateway address
         nl.add_address(bridge_index, gateway, prefix, what=f"gateway on {conf.bridge}")
-        nl.set_link(bridge_index, up=True, what=f"{conf.bridge} up")
-        nl.set_link(veth.host_index, master=bridge_index, what=f"{veth.host} master")
         # pod side: on the subnet, routes via the gateway
         pod.add_address(veth.pod_index, addr, prefix, what=f"{veth.pod} address")
         pod.set_link(veth.pod_index, up=True, what=f"{veth.pod} up")
@@ -191,13 +206,7 @@ class LinuxBackend:
                      state: dict[str, object]) -> tuple[dict[str, object],
                                                         list[dict[str, object]]]:
         conf = req.conf
-        # pod side: address /32, everything via the link-local gateway = the host veth
-        pod.add_address(veth.pod_index, addr, 32, what=f"{veth.pod} address")
-        pod.set_link(veth.pod_index, up=True, what=f"{veth.pod} up")
-        pod.add_route(LINK_LOCAL_GW, 32, oif=veth.pod_index, scope=RT_SCOPE_LINK)
-        pod.add_permanent_neighbour(veth.pod_index, LINK_LOCAL_GW, veth.host_mac)
-        pod.add_route("0.0.0.0", 0, gateway=LINK_LOCAL_GW, oif=veth.pod_index, onlink=True)
-        write_sysctl(f"net/ipv4/conf/{veth.host}/proxy_arp", "1")
+        pod.add_address(veth.pod_index, addr, 32, what=f"{veth.pod} address")  # routes: _prepare
         faults.point("after-pod-config")
         if conf.mode == "transparent-tunnel":
             state["gateway"] = self._tunnel(req, nl, veth.host, addr, prefix, ip_cfg, undo)
