@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,14 @@ class HnsNode:
         proc.stdin.write(json.dumps(conf))
         proc.stdin.close()
         return proc
+
+    @staticmethod
+    def kill(proc: subprocess.Popen[str]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
     # -- what is there ---------------------------------------------------------------
     def endpoints(self) -> list[dict[str, Any]]:
