@@ -100,9 +100,11 @@ def test_gateway_is_netconf_then_ipam_then_first_host(
         ({"ipam": _static("10.240.0.7/24", "10.1.0.1")}, "ipam result ips[0].gateway:",
          "outside the pod's subnet"),
         ({"ipam": _static("10.240.0.7/32")}, "ipam result ips[0].address:", "no first host"),
+        ({"gateway": "10.240.0.1", "ipam": _static("fd00:240::7/64")}, "gateway:",
+         "the pod has no IPv4 address"),
     ],
     ids=["netconf-outside", "netconf-unspecified", "netconf-own-address", "ipam-unspecified",
-         "ipam-outside", "no-subnet"],
+         "ipam-outside", "no-subnet", "netconf-other-family"],
 )
 def test_a_gateway_that_cannot_be_is_refused_naming_the_field_and_leaves_nothing(
     node: HnsNode, extra: dict[str, Any], field: str, why: str
@@ -228,3 +230,30 @@ def test_an_existing_network_of_another_type_is_refused(node: HnsNode) -> None:
     assert rc == 1 and out is not None and out["code"] == 7
     assert "Type 'NAT', not L2Bridge" in out["msg"]
     assert node.leftovers() == NOTHING
+
+
+def test_a_lower_case_braced_namespace_guid_is_the_same_namespace(node: HnsNode) -> None:
+    ns = node.namespace()
+    conf = node.netconf()
+    node.add(conf, "c1", "{" + ns.lower() + "}")
+
+    [ep] = node.endpoints()
+    assert ep["HostComputeNamespace"] == ns
+    assert node.run("CHECK", conf, "c1", "{" + ns.lower() + "}") == (0, None)
+
+
+def test_a_pod_outside_the_existing_network_subnet_is_refused_and_leaves_nothing_of_it(
+    node: HnsNode,
+) -> None:
+    node.add(node.netconf(), "c1", node.namespace())
+    other = node.netconf(ipam={"type": "static", "addresses": [{"address": "10.241.0.7/24"}]})
+    rc, out = node.run("ADD", other, "c2", node.namespace())
+
+    assert rc == 1 and out is not None and out["code"] == 7
+    assert out["msg"] == (
+        f"name: HNS network {node.network!r} has subnets {SUBNET}, not the pod's 10.241.0.0/24"
+    )
+    assert node.leftovers() == {
+        "endpoints": ["c1_eth0"], "routes": [("10.240.0.2/32", "10.240.0.1")],
+        "allocations": ["10.240.0.2"], "records": ["c1"],
+    }
