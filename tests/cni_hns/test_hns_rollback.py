@@ -117,28 +117,49 @@ def test_retried_add_after_the_plugin_was_killed_mid_add_succeeds_with_one_of_ea
     assert node.leftovers() == NOTHING
 
 
-def test_retried_add_with_its_state_lost_replaces_the_endpoint_and_adopts_the_route(
-    node: HnsNode,
-) -> None:
-    conf = node.netconf(ipam={"type": "static", "addresses": [{"address": "10.240.0.7/24"}]})
-    ns = node.namespace()
+def _killed_after_the_route(node: HnsNode, conf: dict[str, object], ns: str) -> None:
     proc = node.start("ADD", conf, "c1", ns, VFPNET_CNI_FAULT="before-record-ready:pause")
     try:
         _wait_for(lambda: bool(node.routes()), proc)
     finally:
         node.kill(proc)
-    [stale] = node.endpoints()
     node.record_path("c1").unlink()  # the plugin's state is gone; HNS keeps its objects
 
-    node.add(conf, "c1", ns)  # endpoint and route "already exist"
+
+STATIC = {"type": "static", "addresses": [{"address": "10.240.0.7/24"}]}
+
+
+def test_retried_add_with_its_state_lost_replaces_the_endpoint_that_already_exists(
+    node: HnsNode,
+) -> None:
+    conf = node.netconf(ipam=STATIC)
+    ns = node.namespace()
+    _killed_after_the_route(node, conf, ns)
+    [stale] = node.endpoints()
+
+    node.add(conf, "c1", ns)
 
     [ep] = node.endpoints()
     assert ep["ID"] != stale["ID"] and ep["HostComputeNamespace"] == ns
     assert node.routes() == [("10.240.0.7/32", "10.240.0.1")]
+    node.delete(conf, "c1", ns)
+    assert node.leftovers() == NOTHING
+
+
+def test_retried_add_adopts_a_host_route_that_already_exists(node: HnsNode) -> None:
+    conf = node.netconf(ipam=STATIC)
+    ns = node.namespace()
+    _killed_after_the_route(node, conf, ns)
+    [stale] = node.endpoints()
+    node.hns.delete_endpoint(stale["ID"])  # e.g. HNS dropped it; the host route survived
+
+    node.add(conf, "c1", ns)  # add_route answers ERROR_OBJECT_ALREADY_EXISTS
+
+    assert node.routes() == [("10.240.0.7/32", "10.240.0.1")]
     assert node.records()[0]["backend_state"]["routes"] == [
         {"destination": "10.240.0.7/32", "nextHop": "10.240.0.1"}
     ]
-    node.delete(conf, "c1", ns)
+    node.delete(conf, "c1", ns)  # the adopted route is the pod's: DEL removes it
     assert node.leftovers() == NOTHING
 
 

@@ -17,7 +17,7 @@ ADD, step by step (each change pushes its undo right away; the core rolls back):
 4. the network, ensured by name (L2Bridge, the pod's subnets with their gateways); it is
    node-level and stays, like the Linux backend's bridge;
 5. the endpoint, named `<containerID>_<ifname>` so DEL and a retried ADD find it without
-   state; one left by a crashed ADD is removed first;
+   state; one left by a crashed ADD is removed first, with its host routes;
 6. v2: attached to the namespace;
 7. transparent-tunnel: a host route per pod address (/32, /128) via its gateway, after
    the endpoint; a route that already exists via the same gateway (left by a crash) is
@@ -143,7 +143,10 @@ class HnsBackend:
 
         name = endpoint_name(args.container_id, args.ifname)
         for stale in _endpoints_named(client, network_id, name):
-            _remove_endpoint(client, stale)  # a crashed ADD of this attachment left it
+            # Left by a crashed ADD of this attachment whose record is gone: remove it and
+            # its host routes as a stateless DEL would.
+            _remove_endpoint(client, stale)
+            _delete_host_routes(client, _routes_of_endpoint(stale))
         slash32 = conf.mode == "transparent" and bool(features.get("Slash32EndpointPrefixes"))
         settings = _endpoint_settings(name, network_id, addresses, slash32)
         try:
@@ -524,6 +527,8 @@ def _delete_route(client: HnsClient, route: HostRoute) -> None:
 
 def _delete_host_routes(client: HnsClient, wanted: list[tuple[str, str | None]]) -> None:
     """Delete the routes to each destination (via the given next hop, or any when None)."""
+    if not wanted:
+        return
     present = _call(client.list_routes, "list host routes")
     for destination, hop in wanted:
         for route in present:
