@@ -24,8 +24,10 @@ ADD, step by step (each change pushes its undo right away; the core rolls back):
    adopted, one via another next hop is refused (it would bypass the gateway).
 
 l2bridge and transparent make no host routes: same-node traffic stays on the vSwitch.
-transparent gives the endpoint its address as /32 where HNS supports such prefixes
-(hcsshim's Slash32EndpointPrefixes gate), so the pod sends everything to its gateway.
+Azure CNI on Windows makes every network L2Bridge (its "bridge" mode) with a default route
+via the gateway on each subnet and endpoint, as here. It has no Windows transparent mode;
+ours is that network with the endpoint holding its address as /32 where HNS supports such
+prefixes (hcsshim's Slash32EndpointPrefixes gate), as the Linux transparent mode does.
 
 DEL: the endpoint first (detach, delete), then the routes; if the endpoint cannot be
 deleted the routes stay (the pod must never be reachable around the gateway's filtering)
