@@ -257,3 +257,19 @@ def test_a_pod_outside_the_existing_network_subnet_is_refused_and_leaves_nothing
         "endpoints": ["c1_eth0"], "routes": [("10.240.0.2/32", "10.240.0.1")],
         "allocations": ["10.240.0.2"], "records": ["c1"],
     }
+
+
+def test_chained_after_a_plugin_that_gave_the_address_uses_its_prev_result(
+    node: HnsNode,
+) -> None:
+    conf = node.netconf()
+    del conf["ipam"]
+    conf["prevResult"] = {"cniVersion": "1.1.0", "interfaces": [],
+                          "ips": [{"address": "10.240.0.9/24", "gateway": "10.240.0.1"}]}
+    ns = node.namespace()
+    out = node.add(conf, "c1", ns)
+
+    assert out["ips"] == [{"address": "10.240.0.9/24", "gateway": "10.240.0.1", "interface": 0}]
+    assert node.routes() == [("10.240.0.9/32", "10.240.0.1")]
+    node.delete(conf, "c1", ns)
+    assert node.leftovers() == NOTHING
