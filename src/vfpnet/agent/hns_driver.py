@@ -42,6 +42,7 @@ class HnsDriver:
         self.client = client
         self.host_addresses = tuple(host_addresses)
         self.modify_calls = 0
+        self.synced = False
 
     def _program(self, handle: str, acls: list[dict[str, Any]]) -> bool:
         """Make the endpoint hold exactly `acls` as our ACLs; True if a call was made."""
@@ -87,7 +88,9 @@ class HnsDriver:
 
     def resync(self, desired: Mapping[str, DesiredEndpoint]) -> ApplyResult:
         result = self._sync(desired, [])
-        return ApplyResult(result.programmed, bool(result.programmed), result.errors)
+        repaired = self.synced and bool(result.programmed)
+        self.synced = True
+        return ApplyResult(result.programmed, repaired, result.errors)
 
     def cleanup(self) -> None:
         for endpoint in self.client.list_endpoints():
