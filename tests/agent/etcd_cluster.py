@@ -78,11 +78,14 @@ class EtcdCluster:
         member.process = subprocess.Popen(args, stdout=log, stderr=log)
         log.close()
 
-    def stop(self, index: int) -> None:
+    def stop(self, index: int, kill: bool = False) -> None:
         process = self.members[index].process
         if process is None:
             return
-        process.terminate()
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -92,7 +95,7 @@ class EtcdCluster:
 
     def stop_all(self) -> None:
         for i in range(len(self.members)):
-            self.stop(i)
+            self.stop(i, kill=True)  # their data dirs go with the test: no need to be gentle
 
     def wait_healthy(self, member: Member, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout

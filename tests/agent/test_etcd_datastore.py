@@ -203,6 +203,27 @@ def test_watch_from_a_compacted_revision_resyncs(store: EtcdDatastore) -> None:
     assert kinds_and_keys(events) == [(EventType.ADDED, ObjectKey("Pod", "prod", "z"))]
 
 
+def test_range_pages_are_read_at_one_revision(store: EtcdDatastore) -> None:
+    for i in range(5):
+        put(store, pod(f"p{i}"))
+    first_revision = store.snapshot().revision
+    kvs, revision = store.gateway.range_prefix(store.prefix, page_size=2)
+    assert [kv.key.rsplit("/", 1)[1] for kv in kvs] == ["p0", "p1", "p2", "p3", "p4"]
+    assert str(revision) == first_revision
+    put(store, pod("p5"))
+    kvs, _ = store.gateway.range_prefix(store.prefix, revision=revision, page_size=2)
+    assert len(kvs) == 5  # read at the old revision: p5 is not there yet
+
+
+def test_watch_from_a_foreign_revision_resyncs(store: EtcdDatastore) -> None:
+    put(store, pod("x"))
+    with store.watch("3@not-etcd") as watch:
+        events = collect(watch, lambda ev: len(ev) >= 1)
+    assert isinstance(events[0], ResyncEvent)
+    assert events[0].reason == "revision '3@not-etcd' is not an etcd revision"
+    assert ObjectKey("Pod", "prod", "x") in events[0].snapshot.objects
+
+
 def test_no_member_answering_is_unavailable_naming_each(cluster: EtcdCluster) -> None:
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
     store = EtcdDatastore([parse_endpoint(u, "etcd") for u in urls], backoff=FAST)
@@ -237,3 +258,32 @@ def test_watch_and_snapshot_survive_the_serving_member_stopping(
         finally:
             cluster.start(index)
             cluster.wait_healthy(cluster.members[index])
+
+
+def test_lost_quorum_is_reported_and_the_watch_resumes_when_it_returns(
+    cluster: EtcdCluster, store: EtcdDatastore
+) -> None:
+    """A member left alone refuses (hasleader) instead of serving a silent, stale watch."""
+    snap = store.snapshot()
+    with store.watch(snap.revision) as watch:
+        put(store, pod("sync"))
+        collect(watch, lambda ev: len(kinds_and_keys(ev)) >= 1)
+        serving = store.gateway.endpoints[store.gateway._current].url
+        others = [i for i, url in enumerate(cluster.client_urls) if url != serving]
+        for index in others:
+            cluster.stop(index)
+        try:
+            events = collect(watch, lambda ev: any(
+                isinstance(e, ErrorEvent) and "no leader" in str(e.error) for e in ev
+            ))
+            assert all(isinstance(e, ErrorEvent) for e in events)
+            with pytest.raises(DatastoreUnavailable, match="no leader"):
+                store.snapshot()
+        finally:
+            for index in others:
+                cluster.start(index)
+            for index in others:
+                cluster.wait_healthy(cluster.members[index])
+        put(store, pod("after"))
+        events = collect(watch, lambda ev: len(kinds_and_keys(ev)) >= 1, timeout=20)
+    assert kinds_and_keys(events) == [(EventType.ADDED, ObjectKey("Pod", "prod", "after"))]

@@ -64,6 +64,11 @@ metadata: {name: default}
 spec: {subject: {namespaces: {}}}
 """
 
+@pytest.fixture(params=[True, False], ids=["inotify", "polling"])
+def inotify(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 WEB = ObjectKey("Pod", "prod", "web")
 DENY = ObjectKey("NetworkPolicy", "prod", "deny-all")
 
@@ -163,8 +168,8 @@ def test_invalid_json_names_the_line(tmp_path: Path) -> None:
     ]
 
 
-def test_edit_add_and_remove_come_as_incremental_events(tmp_path: Path) -> None:
-    store = FilesDatastore(tmp_path, poll_interval=0.05)
+def test_edit_add_and_remove_come_as_incremental_events(tmp_path: Path, inotify: bool) -> None:
+    store = FilesDatastore(tmp_path, poll_interval=0.05, use_inotify=inotify)
     write(tmp_path / "a.yaml", NS_AND_POD)
     snap = store.snapshot()
     with store.watch(snap.revision) as watch:
@@ -189,8 +194,8 @@ def test_edit_add_and_remove_come_as_incremental_events(tmp_path: Path) -> None:
         assert quiet_for(watch, 0.3) == []
 
 
-def test_broken_file_keeps_its_previous_objects_until_fixed(tmp_path: Path) -> None:
-    store = FilesDatastore(tmp_path, poll_interval=0.05)
+def test_broken_file_keeps_its_previous_objects_until_fixed(tmp_path: Path, inotify: bool) -> None:
+    store = FilesDatastore(tmp_path, poll_interval=0.05, use_inotify=inotify)
     write(tmp_path / "np.yaml", DENY_ALL)
     snap = store.snapshot()
     with store.watch(snap.revision) as watch:
@@ -209,8 +214,8 @@ def test_broken_file_keeps_its_previous_objects_until_fixed(tmp_path: Path) -> N
         assert object_events(events) == [(EventType.MODIFIED, DENY)]
 
 
-def test_same_object_in_two_files_is_taken_from_the_first(tmp_path: Path) -> None:
-    store = FilesDatastore(tmp_path, poll_interval=0.05)
+def test_same_object_in_two_files_is_taken_from_the_first(tmp_path: Path, inotify: bool) -> None:
+    store = FilesDatastore(tmp_path, poll_interval=0.05, use_inotify=inotify)
     write(tmp_path / "a.yaml", DENY_ALL)
     snap = store.snapshot()
     with store.watch(snap.revision) as watch:
@@ -224,20 +229,20 @@ def test_same_object_in_two_files_is_taken_from_the_first(tmp_path: Path) -> Non
         assert object_events(events) == [(EventType.MODIFIED, DENY)]
 
 
-def test_watch_from_unknown_revision_starts_with_a_resync(tmp_path: Path) -> None:
+def test_watch_from_unknown_revision_starts_with_a_resync(tmp_path: Path, inotify: bool) -> None:
     write(tmp_path / "a.yaml", NS_AND_POD)
-    store = FilesDatastore(tmp_path, poll_interval=0.05)
+    store = FilesDatastore(tmp_path, poll_interval=0.05, use_inotify=inotify)
     with store.watch("41@elsewhere") as watch:
         events = collect(watch, lambda ev: len(ev) >= 1)
     assert isinstance(events[0], ResyncEvent)
     assert WEB in events[0].snapshot.objects
 
 
-def test_vanished_directory_keeps_objects_and_reports_once(tmp_path: Path) -> None:
+def test_vanished_directory_keeps_objects_and_reports_once(tmp_path: Path, inotify: bool) -> None:
     root = tmp_path / "m"
     root.mkdir()
     write(root / "np.yaml", DENY_ALL)
-    store = FilesDatastore(root, poll_interval=0.05)
+    store = FilesDatastore(root, poll_interval=0.05, use_inotify=inotify)
     snap = store.snapshot()
     with store.watch(snap.revision) as watch:
         moved = tmp_path / "moved"
@@ -252,11 +257,40 @@ def test_vanished_directory_keeps_objects_and_reports_once(tmp_path: Path) -> No
         assert object_events(events) == [(EventType.MODIFIED, DENY)]
 
 
-def test_stop_ends_iteration_promptly(tmp_path: Path) -> None:
-    store = FilesDatastore(tmp_path, poll_interval=0.05)
+def test_stop_ends_iteration_promptly(tmp_path: Path, inotify: bool) -> None:
+    store = FilesDatastore(tmp_path, poll_interval=0.05, use_inotify=inotify)
     watch = store.watch(store.snapshot().revision)
     started = time.monotonic()
     watch.stop()
     assert list(watch) == []
     assert watch.stopped
     assert time.monotonic() - started < 2
+
+
+def test_inotify_delivers_a_write_long_before_the_next_poll(tmp_path: Path) -> None:
+    store = FilesDatastore(tmp_path, poll_interval=30)
+    with store.watch(store.snapshot().revision) as watch:
+        time.sleep(0.1)  # the watch thread has set up its inotify watches
+        started = time.monotonic()
+        (tmp_path / "np.yaml").write_text(DENY_ALL)
+        events = collect(watch, lambda ev: len(ev) >= 1, timeout=5)
+        assert object_events(events) == [(EventType.ADDED, DENY)]
+        assert time.monotonic() - started < 1
+        (tmp_path / "sub").mkdir()
+        time.sleep(0.1)  # the new directory is being watched
+        (tmp_path / "sub" / "a.yaml").write_text(NS_AND_POD)
+        events = collect(watch, lambda ev: len(ev) >= 2, timeout=5)
+        assert WEB in [key for _, key in object_events(events)]
+
+
+def test_file_still_open_for_writing_is_read_only_once_closed(tmp_path: Path) -> None:
+    store = FilesDatastore(tmp_path, poll_interval=30)
+    with store.watch(store.snapshot().revision) as watch:
+        time.sleep(0.1)
+        with (tmp_path / "np.yaml").open("w") as writer:
+            writer.write(DENY_ALL[:40])  # half a manifest: a syntax error if read now
+            writer.flush()
+            assert quiet_for(watch, 0.4) == []
+            writer.write(DENY_ALL[40:])
+        events = collect(watch, lambda ev: len(ev) >= 1, timeout=5)
+    assert object_events(events) == [(EventType.ADDED, DENY)]

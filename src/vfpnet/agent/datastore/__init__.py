@@ -23,6 +23,7 @@ from vfpnet.agent.datastore.events import (
 )
 from vfpnet.agent.datastore.kinds import KINDS, Kind, ObjectKey, RawObject
 from vfpnet.agent.datastore.protocol import Datastore, Watch
+from vfpnet.agent.datastore.spec import open_datastore
 
 __all__ = [
     "KINDS",
@@ -41,4 +42,5 @@ __all__ = [
     "ResyncEvent",
     "Snapshot",
     "Watch",
+    "open_datastore",
 ]

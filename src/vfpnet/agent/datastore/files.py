@@ -1,9 +1,9 @@
-"""The files datastore: a directory of manifests, watched by polling.
+"""The files datastore: a directory of manifests, watched with inotify (or by polling).
 
 Every `*.yaml`, `*.yml` and `*.json` under the directory (recursively; names starting with
 a dot are skipped, so a ConfigMap volume's `..data` twin is read once, through its
 symlinks) is read with `manifests.read_manifest`. A poll compares each file's
-(mtime, size, inode); a changed file is read again and the union of all files' objects is
+(ctime, mtime, size, inode); a changed file is read again and the union of all files' objects is
 diffed against the previous union, so a change comes out as per-object events.
 
 A file that cannot be read (a syntax error, a malformed object) keeps the objects it had
@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +30,16 @@ from vfpnet.agent.datastore.events import (
     ResyncEvent,
     Snapshot,
 )
+from vfpnet.agent.datastore.inotify import DirectoryNotifier
 from vfpnet.agent.datastore.kinds import ObjectKey, RawObject
 from vfpnet.agent.datastore.manifests import MANIFEST_SUFFIXES, read_manifest
 from vfpnet.agent.datastore.stream import ThreadedWatch, WatchContext
 
 log = logging.getLogger(__name__)
 
-Signature = tuple[int, int, int, int]
+Signature = tuple[int, int, int, int, int]  # ctime, mtime, size, inode, device
+SETTLE = 0.05  # seconds a changed file must stay unchanged before it is read
+INOTIFY_POLL_FACTOR = 10  # with inotify, the safety poll runs this many intervals apart
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,12 @@ class _Scan:
 class FilesDatastore:
     """`files:DIR`."""
 
-    def __init__(self, directory: Path, poll_interval: float = 0.2) -> None:
+    def __init__(
+        self, directory: Path, poll_interval: float = 0.2, use_inotify: bool = True
+    ) -> None:
         self.directory = directory
         self.poll_interval = poll_interval
+        self.use_inotify = use_inotify
         self._token = secrets.token_hex(4)
         self._counter = 0
         self._lock = threading.Lock()
@@ -109,10 +116,36 @@ class FilesDatastore:
                 ctx.emit(ResyncEvent(snapshot, f"revision {since!r} is not this store's latest"))
             with self._lock:
                 tree = self._latest
-        while not ctx.sleep(self.poll_interval):
-            tree = self._poll(ctx, tree)
+        notifier = DirectoryNotifier.create() if self.use_inotify else None
+        if notifier is None:
+            while not ctx.sleep(self.poll_interval):
+                tree = self._poll(ctx, tree)
+            return
+        # inotify wakes us when a file is written; a slow poll stays as the safety net
+        # (events lost to a queue overflow, file systems that do not report).
+        try:
+            notifier.watch_tree(self.directory)
+            last_poll = time.monotonic()
+            while not ctx.stopping:
+                changes = notifier.wait(min(self.poll_interval, 0.1))
+                due = time.monotonic() - last_poll >= self.poll_interval * INOTIFY_POLL_FACTOR
+                if changes.anything or due:
+                    if not self.directory.is_dir() or due:
+                        notifier.watch_tree(self.directory)
+                    # A file still open for writing waits for its close (or the safety poll).
+                    postpone = frozenset() if due else changes.writing
+                    tree = self._poll(ctx, tree, frozenset(changes.complete), postpone)
+                    last_poll = time.monotonic()
+        finally:
+            notifier.close()
 
-    def _poll(self, ctx: WatchContext, tree: _Tree) -> _Tree:
+    def _poll(
+        self,
+        ctx: WatchContext,
+        tree: _Tree,
+        complete: frozenset[Path] = frozenset(),
+        postpone: frozenset[Path] = frozenset(),
+    ) -> _Tree:
         if not self.directory.is_dir():
             if not tree.missing:
                 ctx.emit(
@@ -123,7 +156,7 @@ class FilesDatastore:
                     )
                 )
             return _Tree(tree.revision, tree.files, tree.objects, tree.duplicates, missing=True)
-        scan = _scan(self.directory, tree.files)
+        scan = _scan(self.directory, tree.files, complete, postpone)
         if scan.files == tree.files and not tree.missing:
             return tree
         new_tree, duplicate_errors = self._merge(scan.files, tree)
@@ -180,19 +213,39 @@ def _diff(
             yield ObjectEvent(EventType.MODIFIED, key, new[key], revision)
 
 
-def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
+def _scan(
+    directory: Path,
+    previous: Mapping[Path, _FileState],
+    complete: frozenset[Path] = frozenset(),
+    postpone: frozenset[Path] = frozenset(),
+) -> _Scan:
+    """Read what changed since `previous`.
+
+    A changed file is read only once its signature has stayed the same for SETTLE
+    seconds: a writer that truncates and rewrites in place is otherwise caught half-way
+    (and the kernel may show the new size before the new ctime). One still moving is
+    read at the next poll. Files in `complete` (inotify saw them closed after writing or
+    renamed into place) are read at once; those in `postpone` (still open for writing)
+    keep their previous state.
+    """
     scan = _Scan()
+    changed: dict[Path, Signature] = {}
     for path in _manifest_paths(directory):
         try:
             signature = _signature(path)
         except FileNotFoundError:
             continue
         before = previous.get(path)
-        if before is not None and before.signature == signature:
+        if before is not None and (before.signature == signature or path in postpone):
             scan.files[path] = before
-            continue
+        elif path not in postpone:
+            changed[path] = signature
+    if changed.keys() - complete:
+        time.sleep(SETTLE)
+    for path, signature in changed.items():
+        before = previous.get(path)
         state = _read(path, signature, before)
-        if state is None:  # changed while being read: pick it up at the next poll
+        if state is None:  # still changing: pick it up at the next poll
             if before is not None:
                 scan.files[path] = before
             continue
@@ -205,6 +258,8 @@ def _scan(directory: Path, previous: Mapping[Path, _FileState]) -> _Scan:
 def _read(path: Path, signature: Signature, before: _FileState | None) -> _FileState | None:
     kept: Mapping[ObjectKey, RawObject] = before.objects if before else {}
     try:
+        if _signature(path) != signature:
+            return None
         text = path.read_text(encoding="utf-8")
         if _signature(path) != signature:
             return None
@@ -224,7 +279,7 @@ def _read(path: Path, signature: Signature, before: _FileState | None) -> _FileS
 
 def _signature(path: Path) -> Signature:
     st = path.stat()
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    return (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
 
 
 def _manifest_paths(directory: Path) -> list[Path]:

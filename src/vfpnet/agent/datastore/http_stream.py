@@ -110,16 +110,39 @@ class JsonLineStream:
         self._closed = False
 
     def __iter__(self) -> Iterator[Any]:
-        """Parsed lines until the server ends the body; a broken one raises ConnectionError."""
+        """Parsed lines until the server ends the body; a cut one raises ConnectionError."""
+        pending = b""
+        for data in self._body():
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+        if pending.strip():
+            yield json.loads(pending)
+
+    def _body(self) -> Iterator[bytes]:
+        if not self._response.chunked:
+            while data := self._response.read1(65536):
+                yield data
+            return
+        # The chunks are read here, not by http.client: its readline() on a chunked body
+        # reports a connection cut between two chunks as a clean end.
+        fp = self._response.fp
         while True:
+            size_line = fp.readline(65537) if fp is not None else b""
+            if not size_line:
+                raise ConnectionError("stream broke: connection closed mid-stream")
             try:
-                line = self._response.readline()
-            except http.client.HTTPException as exc:
-                raise ConnectionError(f"stream broke: {type(exc).__name__}") from None
-            if not line:
-                return  # the server ended the stream (or interrupt() shut the socket)
-            if line.strip():
-                yield json.loads(line)
+                size = int(size_line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise ConnectionError("stream broke: bad chunk header") from None
+            if size == 0:
+                return
+            data = fp.read(size)
+            if len(data) < size or fp.read(2) != b"\r\n":
+                raise ConnectionError("stream broke: connection closed mid-chunk")
+            yield data
 
     def interrupt(self) -> None:
         """Wake a blocked read (it sees the end of the stream); safe from any thread."""
