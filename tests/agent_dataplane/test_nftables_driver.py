@@ -17,7 +17,7 @@ from vfpnet.agent.calc import Calculator
 from vfpnet.agent.datastore.events import EventType, ObjectEvent
 from vfpnet.agent.datastore.kinds import ObjectKey
 from vfpnet.agent.driver import DataplaneError
-from vfpnet.agent.nft_runner import NftCommand
+from vfpnet.agent.nft_runner import LibNft
 from vfpnet.agent.nftables_driver import NftablesDriver, _actual, _expected
 from vfpnet.agent.render_nftables import render_endpoint
 
@@ -29,7 +29,7 @@ pytestmark = [
 STEPS = {step_id(c, s): s for c, s in case_steps(suite="e2e")}
 
 
-class CountingRunner(NftCommand):
+class CountingRunner(LibNft):
     def __init__(self, netns: str) -> None:
         super().__init__(netns)
         self.writes = 0

@@ -27,6 +27,7 @@ from vfpnet.agent.datastore.events import Snapshot
 from vfpnet.agent.datastore.protocol import Datastore
 from vfpnet.agent.driver import ApplyResult, DataplaneError, Driver
 from vfpnet.agent.endpoints import DEFAULT_CNI_STATE_DIR, EndpointSource
+from vfpnet.agent.metrics import MetricsServer, Registry, new_agent_metrics
 from vfpnet.agent.status import build_status, run_dir, write_status
 from vfpnet.errors import InputError, VfpnetError
 
@@ -49,6 +50,7 @@ class AgentConfig:
     resync_seconds: float = 30.0
     endpoint_poll_seconds: float = 1.0
     startup_timeout: float | None = None  # --once: how long to wait for the datastore
+    metrics_port: int | None = None  # serve /metrics on 127.0.0.1:PORT (0: any free port)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,10 +81,10 @@ def open_datastore(spec: str) -> Datastore:
 def open_dataplane(config: AgentConfig) -> tuple[Driver, EndpointSource]:
     if config.dataplane == "nftables":
         from vfpnet.agent.endpoints import CniStateEndpoints
-        from vfpnet.agent.nft_runner import NftCommand
+        from vfpnet.agent.nft_runner import LibNft
         from vfpnet.agent.nftables_driver import NftablesDriver
 
-        return NftablesDriver(NftCommand(), config.table), CniStateEndpoints(config.cni_state_dir)
+        return NftablesDriver(LibNft(), config.table), CniStateEndpoints(config.cni_state_dir)
     if config.dataplane == "hns":
         from vfpnet.agent.endpoints import HnsEndpoints
         from vfpnet.agent.hns_driver import HnsDriver
@@ -109,6 +111,9 @@ class Agent:
         self.errors: list[str] = []
         self.fail_closed: dict[str, str] = {}
         self.state = "starting"
+        self.needs_resync = False
+        self.registry = Registry()
+        self.metrics = new_agent_metrics(self.registry)
 
     # -- steps ------------------------------------------------------------------------
 
@@ -166,11 +171,35 @@ class Agent:
         self.syncs += 1
         self.last_sync = time.time()
         self.last_sync_seconds = time.monotonic() - started
+        self.metrics.syncs.inc(dataplane=self.driver.name)
+        self.metrics.sync_duration.observe(self.last_sync_seconds, dataplane=self.driver.name)
         for handle in result.programmed:
             self.fail_closed.pop(handle, None)
+            desired = self.calc.desired.get(handle)
+            if desired is None:
+                self.metrics.rules_per_endpoint.remove(endpoint=handle)
+            else:
+                rules = len(desired.ingress) + len(desired.egress)
+                self.metrics.rules_per_endpoint.set(rules, endpoint=handle)
         for handle, message in result.errors.items():
             log.error("endpoint %s: %s (failed closed)", handle, message)
+            self.metrics.errors.inc(source="dataplane")
             self.fail_closed[handle] = message
+        self._write_status()
+
+    def _apply_safely(self, delta: Delta) -> None:
+        try:
+            self.apply(delta)
+        except DataplaneError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: DataplaneError) -> None:
+        # The batch was refused as a whole: the dataplane holds what it held. The next
+        # pass of the loop retries with a full resync.
+        log.error("%s; retrying with a full resync", exc)
+        self.metrics.errors.inc(source="dataplane")
+        self.errors = [*self.errors[-9:], str(exc)]
+        self.needs_resync = True
         self._write_status()
 
     def _write_status(self) -> None:
@@ -192,6 +221,7 @@ class Agent:
         self.refresh_endpoints()
         self.calc.load(snapshot)
         for key, error in sorted(self.calc.store.errors.items()):
+            self.metrics.errors.inc(source="policy")
             log.error("invalid %s, not enforced (an earlier valid version would be): %s",
                       key, error)
         for handle, reason in sorted(self.calc.unjoined.items()):
@@ -218,13 +248,24 @@ class Agent:
             while not self.stop.is_set():
                 event = watch.next_event(timeout=0.1)
                 if event is not None:
-                    self.apply(self.calc.apply_event(event))
+                    received = time.monotonic()
+                    self.metrics.datastore_events.inc(type=event.type.value)
+                    if event.type.value == "ERROR":
+                        self.metrics.errors.inc(source="datastore")
+                    delta = self.calc.apply_event(event)
+                    self._apply_safely(delta)
+                    if delta:
+                        self.metrics.last_apply_latency.set(time.monotonic() - received)
                 now = time.monotonic()
                 if now >= next_poll:
-                    self.apply(self.refresh_endpoints())
+                    self._apply_safely(self.refresh_endpoints())
                     next_poll = now + self.config.endpoint_poll_seconds
-                if now >= next_resync:
-                    self.full_sync()
+                if now >= next_resync or self.needs_resync:
+                    try:
+                        self.full_sync()
+                        self.needs_resync = False
+                    except DataplaneError as exc:
+                        self._failed(exc)
                     next_resync = now + self.config.resync_seconds
                 if watch.stopped and not self.stop.is_set():
                     raise DatastoreError(f"{self.datastore.description}: the watch ended")
@@ -237,11 +278,17 @@ def run_agent(config: AgentConfig) -> int:
     datastore = open_datastore(config.datastore)
     driver, source = open_dataplane(config)
     agent = Agent(config, datastore, driver, source)
+    server = None
+    if config.metrics_port is not None:
+        server = MetricsServer(agent.registry, port=config.metrics_port)
+        log.info("metrics on %s", server.url)
     previous = signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
     try:
         return agent.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            server.stop()
 
 
 def cleanup(config: AgentConfig) -> None:

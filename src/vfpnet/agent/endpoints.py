@@ -14,9 +14,8 @@ Two sources, one shape (`LocalEndpoint`):
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,32 +44,25 @@ class EndpointSource(Protocol):
         ...
 
 
-DEFAULT_CNI_STATE_DIR = "/var/lib/vfpnet/cni"
+DEFAULT_CNI_STATE_DIR = "/var/lib/vfpnet/cni"  # the CNI's default (cni.netconf)
 
 
 def _address(text: str) -> str:
     return str(ipaddress.ip_interface(text).ip)
 
 
-def read_cni_record(path: str) -> LocalEndpoint | None:
-    """The endpoint a record describes; None while ADD has not finished. Raises
-    ValueError naming the field at fault."""
-    with open(path, "rb") as fh:
-        try:
-            record: Any = json.loads(fh.read())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"{path}: not a JSON object")
+def endpoint_of_record(record: Mapping[str, Any], where: str) -> LocalEndpoint | None:
+    """The endpoint a CNI state record describes; None while ADD has not finished.
+    Raises ValueError naming the field at fault."""
     if record.get("status") != "ready":
         return None
     ips = record.get("ips")
     if not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips):
-        raise ValueError(f"{path}: field 'ips': expected a list of addresses")
+        raise ValueError(f"{where}: field 'ips': expected a list of addresses")
     try:
         addresses = tuple(_address(ip) for ip in ips)
     except ValueError as exc:
-        raise ValueError(f"{path}: field 'ips': {exc}") from None
+        raise ValueError(f"{where}: field 'ips': {exc}") from None
     handle = f"{record.get('containerID', '')}:{record.get('ifname', '')}"
     namespace = record.get("podNamespace") or None
     name = record.get("podName") or None
@@ -87,6 +79,9 @@ class CniStateEndpoints:
     state_dir: str = DEFAULT_CNI_STATE_DIR
 
     def local_endpoints(self) -> tuple[list[LocalEndpoint], list[str]]:
+        from vfpnet.cni.errors import CniError
+        from vfpnet.cni.state import Store
+
         found: list[LocalEndpoint] = []
         problems: list[str] = []
         try:
@@ -94,17 +89,18 @@ class CniStateEndpoints:
         except FileNotFoundError:
             return [], []
         for network in networks:
-            directory = os.path.join(self.state_dir, network, "endpoints")
-            if not os.path.isdir(directory):
+            store = Store(self.state_dir, network)
+            if not os.path.isdir(store.endpoints):
                 continue
-            for name in sorted(os.listdir(directory)):
-                if not name.endswith(".json"):
+            for name in sorted(os.listdir(store.endpoints)):
+                container_id, sep, ifname = name.removesuffix(".json").rpartition(":")
+                if not name.endswith(".json") or not sep:
                     continue
+                where = store.path(container_id, ifname)
                 try:
-                    endpoint = read_cni_record(os.path.join(directory, name))
-                except FileNotFoundError:
-                    continue  # removed by a DEL since the listing
-                except (OSError, ValueError) as exc:
+                    record = store.read(container_id, ifname)
+                    endpoint = None if record is None else endpoint_of_record(record, where)
+                except (CniError, ValueError) as exc:
                     problems.append(f"CNI state: {exc}")
                     continue
                 if endpoint is not None:

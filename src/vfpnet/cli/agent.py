@@ -48,6 +48,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--host-address", action="append", default=[], metavar="IP",
                         help="the node's own address(es), always allowed in (hns)")
     parser.add_argument("--resync-seconds", type=float, default=30.0)
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every change")
     parser.set_defaults(func=run)
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         datastore=args.datastore or "", dataplane=args.dataplane, node=args.node or "",
         once=args.once, run_dir=args.run_dir, cni_state_dir=args.cni_state_dir,
         hns_state=args.hns_state, host_addresses=tuple(args.host_address), table=args.table,
-        resync_seconds=args.resync_seconds,
+        resync_seconds=args.resync_seconds, metrics_port=args.metrics_port,
     )
     if args.action == "cleanup":
         daemon.cleanup(config)
