@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "explain": "vfpnet.cli.explain",
     "hns": "vfpnet.cli.hns",
     "vfp": "vfpnet.cli.vfp",
+    "lab": "vfpnet.cli.lab",
 }
 
 

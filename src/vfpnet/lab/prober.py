@@ -1,0 +1,62 @@
+"""A pod's prober: `python -m vfpnet.lab.prober` inside the source pod's namespace.
+
+Reads `{"timeout": S, "parallel": N, "targets": [[key, "TCP"|"UDP", ip, port], ...]}` on
+stdin and prints `{key: true|false}`: whether a real connection got its answer (TCP: the
+responder's `ok`; UDP: the echo of a random payload). A target that fails is tried once
+more, so a lost first packet (neighbour resolution) is not read as a block.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+
+def _tcp(ip: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            return conn.recv(2) == b"ok"
+    except OSError:
+        return False
+
+
+def _udp(ip: str, port: int, timeout: float) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        payload = os.urandom(8)
+        try:
+            s.sendto(payload, (ip, port))
+            while True:
+                if s.recv(64) == payload:
+                    return True
+        except OSError:
+            return False
+
+
+def probe(target: list[object], timeout: float) -> bool:
+    _, proto, ip, port = target
+    fn = _tcp if proto == "TCP" else _udp
+    return fn(str(ip), int(str(port)), timeout)
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    timeout = float(request.get("timeout", 1.0))
+    targets = request["targets"]
+    with ThreadPoolExecutor(max_workers=int(request.get("parallel", 16))) as pool:
+        first = list(pool.map(lambda t: probe(t, timeout), targets))
+        again = [t for t, ok in zip(targets, first, strict=True) if not ok]
+        second = dict(zip((str(t[0]) for t in again),
+                          pool.map(lambda t: probe(t, timeout), again), strict=True))
+    out = {str(t[0]): ok or second.get(str(t[0]), False)
+           for t, ok in zip(targets, first, strict=True)}
+    json.dump(out, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
