@@ -8,7 +8,7 @@ makes their state physical, reading nothing but the state file:
   through the uplink; the connected subnet keeps it on the vSwitch);
 - each endpoint is a veth: `eth0` with the endpoint's address, MAC and routes in the pod's
   namespace, the other end a vSwitch port;
-- host routes are routes of the node's namespace;
+- host routes are routes of the node's namespace (a table for packets from the vSwitch);
 - each endpoint's VFP port is a pair of nftables chains generated from `build_port` of
   the endpoint (`vfpnet.lab.vfp_ports`), replaced in one transaction on every sync.
 """
@@ -32,6 +32,10 @@ from vfpnet.vfp.path import NodeSnapshot, network_subnets
 from vfpnet.vfp.port import build_port
 
 VSWITCH = "vsw"
+# Host routes live in their own table, consulted for packets from the vSwitch only: a
+# packet that a /32 route sent to the gateway comes back on the uplink and must then be
+# delivered, not sent out again (HNS applies the host route to the sender's packet).
+HOST_ROUTE_TABLE = "100"
 
 
 def vfp_table(prefix: str) -> str:
@@ -53,6 +57,8 @@ def ensure_vswitch(prefix: str, config: ClusterConfig, node: NodeConfig) -> None
            f"net.ipv4.neigh.{VSWITCH}.proxy_delay=0",
            "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
            f"net.ipv4.conf.{VSWITCH}.rp_filter=0", "net.ipv4.conf.uplink.rp_filter=0")
+    in_ns(ns, "ip", "rule", "add", "iif", VSWITCH, "lookup", HOST_ROUTE_TABLE, "priority",
+          "100")
 
 
 def state_file(root: Path, node: str) -> Path:
@@ -126,11 +132,14 @@ def _sync_routes(ns: str, snap: NodeSnapshot) -> None:
     want = {(r.prefix, r.next_hop) for r in snap.routes
             if ipaddress.ip_network(r.prefix).version == 4}
     have = set()
-    for route in json.loads(in_ns(ns, "ip", "-j", "route", "show", "proto", "static").stdout):
+    table = ("table", HOST_ROUTE_TABLE)
+    listed = in_ns(ns, "ip", "-j", "route", "show", *table, check=False)
+    current = json.loads(listed.stdout) if listed.returncode == 0 and listed.stdout.strip() else []
+    for route in current:
         dst = route["dst"] if "/" in route["dst"] else f"{route['dst']}/32"
         if route.get("gateway"):
             have.add((dst, route["gateway"]))
     for dst, gw in have - want:
-        in_ns(ns, "ip", "route", "del", dst, "via", gw, "proto", "static", check=False)
+        in_ns(ns, "ip", "route", "del", dst, "via", gw, *table, check=False)
     for dst, gw in sorted(want - have):
-        in_ns(ns, "ip", "route", "replace", dst, "via", gw, "proto", "static")
+        in_ns(ns, "ip", "route", "replace", dst, "via", gw, *table)
