@@ -3,6 +3,7 @@ kind, defaults (namespace, protocol, policyTypes), undeclared namespaces, skippe
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 from collections.abc import Callable
@@ -220,6 +221,27 @@ def test_network_policy_defaults_protocol_and_infers_policy_types(write: Manifes
     assert got["empty-types"].policy_types == {"Ingress", "Egress"}
 
 
+def test_ip_block_with_host_bits_is_read_as_its_network_with_a_warning(
+    write: ManifestWriter,
+) -> None:
+    path = write({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                  "metadata": {"name": "np", "namespace": "x"},
+                  "spec": {"egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/16",
+                                                           "except": ["10.1.2.3/24"]}}]}]}})
+    cluster = load_cluster([path])
+    block = cluster.network_policies[0].egress[0].peers[0].ip_block
+    assert block is not None
+    assert (block.cidr, block.except_) == (
+        ipaddress.ip_network("10.1.0.0/16"), (ipaddress.ip_network("10.1.2.0/24"),)
+    )
+    assert cluster.warnings == (
+        f"{path}: NetworkPolicy x/np: spec.egress[0].to[0].ipBlock.cidr: host bits set, "
+        "read as 10.1.0.0/16",
+        f"{path}: NetworkPolicy x/np: spec.egress[0].to[0].ipBlock.except[0]: host bits set, "
+        "read as 10.1.2.0/24",
+    )
+
+
 def test_peer_selector_absent_and_empty_are_distinguished(write: ManifestWriter) -> None:
     path = write({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                   "metadata": {"name": "np"},
@@ -304,3 +326,10 @@ def test_model_objects_are_hashable(write: ManifestWriter) -> None:
     cluster = load_cluster([path])
     assert {cluster.workloads[0]: 1}[workload(cluster, "Pod", "a")] == 1
     assert len({Labels.of({"a": "1", "b": "2"}), Labels.of({"b": "2", "a": "1"})}) == 1
+
+
+def test_dash_reads_manifests_from_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    cluster = load_cluster(["-", "-"])
+    assert [(w.id, w.source) for w in cluster.workloads] == [("default/a", "<stdin>")]

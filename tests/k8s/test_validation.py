@@ -248,9 +248,9 @@ CASES: list[tuple[str, list[Doc], str]] = [
     ("cidr leading zero", [np(ingress_from({"ipBlock": {"cidr": "10.0.0.010/32"}}))],
      f'{NP}: spec.ingress[0].from[0].ipBlock.cidr: Invalid value: "10.0.0.010/32": '
      f"{INVALID_CIDR}"),
-    ("cidr host bits set", [np({"egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/16"}}]}]})],
-     f'{NP}: spec.egress[0].to[0].ipBlock.cidr: Invalid value: "10.1.2.3/16": must be a valid '
-     'CIDR value (host bits set: did you mean "10.1.0.0/16"?)'),
+    ("cidr prefix leading zero", [np(ingress_from({"ipBlock": {"cidr": "10.0.0.0/08"}}))],
+     f'{NP}: spec.ingress[0].from[0].ipBlock.cidr: Invalid value: "10.0.0.0/08": '
+     f"{INVALID_CIDR}"),
     ("except outside cidr",
      [np(ingress_from({"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.1.0.0/24"]}}))],
      f'{NP}: spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "10.1.0.0/24": '
@@ -264,9 +264,13 @@ CASES: list[tuple[str, list[Doc], str]] = [
      f'{NP}: spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "fd00::/8": '
      "must be a strict subset of `cidr`"),
     ("except invalid",
-     [np(ingress_from({"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.0.0.1/8"]}}))],
-     f'{NP}: spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "10.0.0.1/8": must be '
-     'a valid CIDR value (host bits set: did you mean "10.0.0.0/8"?)'),
+     [np(ingress_from({"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8/8"]}}))],
+     f'{NP}: spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "10.0.0.0/8/8": '
+     f"{INVALID_CIDR}"),
+    ("except with host bits outside cidr once masked",
+     [np(ingress_from({"ipBlock": {"cidr": "10.0.0.0/24", "except": ["10.0.0.1/16"]}}))],
+     f'{NP}: spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "10.0.0.1/16": '
+     "must be a strict subset of `cidr`"),
     ("ipv4-mapped ipv6 cidr", [np(ingress_from({"ipBlock": {"cidr": "::ffff:10.0.0.0/104"}}))],
      f'{NP}: spec.ingress[0].from[0].ipBlock.cidr: Invalid value: "::ffff:10.0.0.0/104": '
      f"{INVALID_CIDR}"),
@@ -491,6 +495,15 @@ def test_invalid_item_of_a_list_is_named_by_its_object(
     )
 
 
+def test_document_that_is_plain_text_is_refused(
+    write: ManifestWriter, reach_error: Callable[..., str]
+) -> None:
+    path = write("just some text\n")
+    assert reach_error(path) == (
+        f"vfpnet: {path}: document 1: must be a Kubernetes object (a mapping), not a string"
+    )
+
+
 def test_missing_path_is_an_input_error(reach_error: Callable[..., str], tmp_path: Any) -> None:
     missing = str(tmp_path / "nope.yaml")
     assert reach_error(missing) == f"vfpnet: {missing}: no such file or directory"
@@ -513,3 +526,22 @@ def test_nothing_is_printed_on_stdout_when_a_later_file_is_invalid(
     good = write(pod(name="a"), pod(name="b"), name="good.yaml")
     bad = write(np(ingress_ports({"port": 0})), name="bad.yaml")
     assert reach_error(good, bad).startswith(f"vfpnet: {bad}: {NP}: ")
+
+
+def test_deeply_nested_document_is_an_input_error(
+    write: ManifestWriter, reach_error: Callable[..., str]
+) -> None:
+    path = write("[" * 5000 + "]" * 5000 + "\n", name="deep.json")
+    assert reach_error(path) == f"vfpnet: {path}: nested too deeply"
+
+
+def test_lists_nested_too_deeply_are_refused(
+    write: ManifestWriter, reach_error: Callable[..., str]
+) -> None:
+    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
+    for _ in range(20):
+        doc = {"apiVersion": "v1", "kind": "List", "items": [doc]}
+    path = write(doc)
+    assert reach_error(path) == (
+        f"vfpnet: {path}: document 1" + " items[0]" * 17 + ": lists nested more than 16 deep"
+    )

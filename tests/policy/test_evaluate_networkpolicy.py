@@ -127,6 +127,16 @@ def test_ip_block_except_excludes_a_pod_ip() -> None:
     assert not allowed(c, "y/a", "x/c")
 
 
+def test_ip_block_written_with_host_bits_matches_its_whole_network() -> None:
+    # upstream e2e writes the /4 "around the pod IP": 10.0.2.1/4 is 0.0.0.0/4
+    c = build(netpol("p", "x", podSelector=pod_sel("c"), ingress=[{"from": [
+        {"ipBlock": {"cidr": "10.0.2.1/4", "except": ["10.0.1.1/32"]}}]}]))
+    assert allowed(c, "y/a", "x/c")
+    assert allowed(c, "15.255.0.1", "x/c")
+    assert not allowed(c, "x/a", "x/c")
+    assert not allowed(c, "16.0.0.1", "x/c")
+
+
 def test_egress_ip_block_to_external_and_to_pod() -> None:
     c = build(netpol("p", "x", podSelector=pod_sel("b"), egress=[{"to": [
         {"ipBlock": {"cidr": "10.0.1.0/24"}}]}]))

@@ -45,18 +45,34 @@ def cell_text(ports: PortSet) -> str:
 
 
 def reach_json(result: ReachResult) -> str:
-    doc = {
-        "nodes": [
-            {"id": n.id, "kind": n.kind, "namespace": n.namespace, "name": n.name}
-            for n in result.nodes
-        ],
-        "connections": [
-            {"src": c.src, "dst": c.dst, "allowed": c.allowed.as_dict()}
-            for c in result.connections
-        ],
-        "warnings": list(result.warnings),
-    }
-    return json.dumps(doc, indent=2) + "\n"
+    """The contract's document, one node or connection per line.
+
+    Written piece by piece (each piece by the C JSON encoder, port sets once each) because
+    `json.dumps(..., indent=...)` falls back to the pure-Python encoder, which dominates
+    the run time on large clusters.
+    """
+    dumps = json.dumps
+    quoted: dict[str, str] = {}
+    for n in result.nodes:
+        quoted[n.id] = dumps(n.id)
+    allowed: dict[PortSet, str] = {}
+    lines = ['{', '  "nodes": [']
+    lines.append(",\n".join(
+        "    " + dumps({"id": n.id, "kind": n.kind, "namespace": n.namespace, "name": n.name})
+        for n in result.nodes
+    ))
+    lines.append('  ],\n  "connections": [')
+    conn_lines = []
+    for c in result.connections:
+        ports = allowed.get(c.allowed)
+        if ports is None:
+            ports = allowed[c.allowed] = dumps(c.allowed.as_dict())
+        src = quoted.get(c.src) or dumps(c.src)
+        dst = quoted.get(c.dst) or dumps(c.dst)
+        conn_lines.append(f'    {{"src": {src}, "dst": {dst}, "allowed": {ports}}}')
+    lines.append(",\n".join(conn_lines))
+    lines.append('  ],\n  "warnings": ' + dumps(list(result.warnings)) + "\n}\n")
+    return "\n".join(line for line in lines if line)
 
 
 def reach_csv(result: ReachResult) -> str:

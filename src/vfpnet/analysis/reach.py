@@ -17,7 +17,6 @@ class of workloads (`analysis.classes`) rather than per workload:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from vfpnet.analysis.classes import WorkloadClass, workload_classes
 from vfpnet.analysis.nodes import nodes_of
@@ -53,15 +52,39 @@ class _PortSetTable:
         return found
 
 
-@dataclass(frozen=True)
 class _Vector:
-    """Interned allowed ports towards each class: `default` for all but `exceptions`."""
+    """Interned allowed ports towards each class: `default` for every class outside the
+    `blocks` (bit masks of classes, each with its own port set)."""
 
-    default: int
-    exceptions: dict[int, int]
+    __slots__ = ("_exceptions", "blocks", "default")
+
+    def __init__(self, default: int, blocks: list[tuple[int, int]]) -> None:
+        self.default = default
+        self.blocks = blocks
+        self._exceptions: dict[int, int] | None = None
+
+    @property
+    def exceptions(self) -> dict[int, int]:
+        """Class -> port set id for every class outside the default (built on first use)."""
+        if self._exceptions is None:
+            self._exceptions = {c: pid for block, pid in self.blocks for c in _bits(block)}
+        return self._exceptions
 
     def get(self, c: int) -> int:
-        return self.exceptions.get(c, self.default)
+        if self._exceptions is not None:
+            return self._exceptions.get(c, self.default)
+        for block, pid in self.blocks:
+            if block >> c & 1:
+                return pid
+        return self.default
+
+    def allowed_mask(self) -> int:
+        """The classes towards which something is allowed, when the default allows nothing."""
+        mask = 0
+        for block, pid in self.blocks:
+            if pid:
+                mask |= block
+        return mask
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -86,9 +109,13 @@ class _VectorBuilder:
         self.full = (1 << len(class_index)) - 1
         self._masks: dict[int, int] = {}
         self._vectors: dict[tuple[int, ...], _Vector] = {}
+        self._semantic: dict[int, int] = {}
+        self._semantic_ids: dict[tuple[object, ...], int] = {}
+        self._allowed_memo: dict[tuple[int, ...], int] = {}
 
     def _mask(self, rule: Rule) -> int:
-        found = self._masks.get(id(rule))
+        # Keyed by the peer set object: the compiler shares one between equal rules.
+        found = self._masks.get(id(rule.peers))
         if found is None:
             if rule.peers.any_peer:
                 found = self.full
@@ -99,8 +126,28 @@ class _VectorBuilder:
                     c = index.get(key)
                     if c is not None:
                         found |= 1 << c
-            self._masks[id(rule)] = found
+            self._masks[id(rule.peers)] = found
         return found
+
+    def _allowed(self, matching: list[Rule]) -> int:
+        """Interned `allowed_ports(matching)`, memoized on what it depends on: each rule's
+        stage, action and ports (not its peers)."""
+        sem = self._semantic
+        key = []
+        for r in matching:
+            found = sem.get(id(r))
+            if found is None:
+                found = self._semantic_ids.setdefault(
+                    (r.stage, r.action, r.ports), len(self._semantic_ids)
+                )
+                sem[id(r)] = found
+            key.append(found)
+        memo_key = tuple(key)
+        pid = self._allowed_memo.get(memo_key)
+        if pid is None:
+            pid = self.table.intern(allowed_ports(matching))
+            self._allowed_memo[memo_key] = pid
+        return pid
 
     def vector(self, rl: EndpointRules) -> _Vector:
         rules = rl.rules
@@ -133,13 +180,13 @@ class _VectorBuilder:
         for block, sig in blocks:
             chosen = set(sig)
             matching = [r for j, r in enumerate(rules) if r.peers.any_peer or j in chosen]
-            pid = self.table.intern(allowed_ports(matching))
+            pid = self._allowed(matching)
             by_ports[pid] = by_ports.get(pid, 0) | block
         default = max(by_ports, key=lambda pid: by_ports[pid].bit_count())
-        exceptions = {
-            c: pid for pid, block in by_ports.items() if pid != default for c in _bits(block)
-        }
-        return _Vector(default, exceptions)
+        others = [(block, pid) for pid, block in by_ports.items() if pid != default]
+        # Small blocks first: lookups by bit test then usually stop early.
+        others.sort(key=lambda bp: bp[0].bit_count())
+        return _Vector(default, others)
 
 
 def class_connectivity(
@@ -163,16 +210,30 @@ def class_connectivity(
         for s in vec.exceptions:
             exception_dsts[s].append(d)
     inter = table.intersect
+    open_set = set(open_dsts)
     rows: dict[int, dict[int, int]] = {}
     for s in range(n):
         eg = egress[s]
+        # Every d that might admit s; when s's egress allows nothing by default, the d it
+        # may reach are few too: iterate the smaller side.
+        admitting: Iterable[int] = (
+            open_set.union(exception_dsts[s]) if open_set else exception_dsts[s]
+        )
+        candidates: Iterable[int]
         if eg.default:
-            candidates: Iterable[int] = set(open_dsts).union(exception_dsts[s])
+            candidates = admitting
         else:
-            candidates = [d for d, pid in eg.exceptions.items() if pid]
+            reachable = eg.allowed_mask()
+            if not reachable:
+                continue
+            admitting = list(admitting)
+            if len(admitting) <= reachable.bit_count():
+                candidates = [d for d in admitting if reachable >> d & 1]
+            else:
+                candidates = _bits(reachable)
         row: dict[int, int] = {}
         for d in candidates:
-            e = eg.exceptions.get(d, eg.default)
+            e = eg.get(d)
             if not e:
                 continue
             i = ingress[d].get(s)

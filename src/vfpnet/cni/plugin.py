@@ -1,14 +1,93 @@
-"""CNI plugin entry point (the executable runs this when CNI_COMMAND is set)."""
+"""CNI plugin entry point (the executable runs this when CNI_COMMAND is set).
+
+Reads the environment and stdin, runs one operation, prints a result or a CNI error
+object on stdout. Exit status 0 on success, 1 on any error; never a traceback
+(VFPNET_DEBUG=1 adds one on stderr for developers).
+"""
 
 from __future__ import annotations
 
-import json
+import os
 import sys
+
+from vfpnet.cni import errors
+from vfpnet.cni.jsonwire import dumps
+from vfpnet.cni.netconf import SUPPORTED_VERSIONS
+
+LATEST = "1.1.0"
 
 
 def main() -> int:
-    # Replaced by the full protocol implementation; until then, every command is refused
-    # with a spec error object so a runtime never sees a half-working plugin.
-    error = {"cniVersion": "1.1.0", "code": 4, "msg": "vfpnet CNI plugin not implemented yet"}
-    json.dump(error, sys.stdout)
-    return 1
+    version = LATEST
+    try:
+        return _run(version)
+    except errors.CniError as exc:
+        _emit(exc.to_json(str(getattr(exc, "cni_version", version))))
+        return 1
+    except Exception as exc:
+        if os.environ.get("VFPNET_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        _emit(errors.CniError(
+            errors.NETWORK_SETUP_FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        ).to_json(version))
+        return 1
+
+
+def _run(version: str) -> int:
+    from vfpnet.cni import operations
+    from vfpnet.cni.attachment import Request
+    from vfpnet.cni.netconf import NetConf, RuntimeArgs, parse_stdin
+
+    environ = dict(os.environ)
+    args = RuntimeArgs(environ)
+    try:
+        stdin = sys.stdin.buffer.read()
+    except OSError as exc:
+        raise errors.CniError(errors.IO_FAILURE, f"stdin: cannot read: {exc.strerror}") from None
+    if args.command == "VERSION":
+        versions = list(SUPPORTED_VERSIONS)
+        _emit({"cniVersion": _requested_version(stdin), "supportedVersions": versions})
+        return 0
+    raw = parse_stdin(stdin)
+    requested = raw.get("cniVersion")
+    try:
+        conf = NetConf(raw, command=args.command, environ=environ)
+    except errors.CniError as exc:
+        if isinstance(requested, str) and requested in SUPPORTED_VERSIONS:
+            exc.cni_version = requested  # type: ignore[attr-defined]
+        raise
+    req = Request(conf, args, stdin)
+    try:
+        if args.command == "ADD":
+            _emit(operations.add(req))
+        elif args.command == "DEL":
+            operations.delete(req)
+        elif args.command == "CHECK":
+            operations.check(req)
+        elif args.command == "GC":
+            operations.gc(req)
+        elif args.command == "STATUS":
+            operations.status(req)
+    except errors.CniError as exc:
+        exc.cni_version = conf.cni_version  # type: ignore[attr-defined]
+        raise
+    return 0
+
+
+def _requested_version(stdin: bytes) -> str:
+    from vfpnet.cni.jsonwire import JsonError, loads
+
+    try:
+        raw = loads(stdin) if stdin.strip() else {}
+    except JsonError:
+        raw = {}
+    version = raw.get("cniVersion") if isinstance(raw, dict) else None
+    return version if isinstance(version, str) and version else LATEST
+
+
+def _emit(obj: dict[str, object]) -> None:
+    sys.stdout.write(dumps(obj))
+    sys.stdout.write("\n")
+    sys.stdout.flush()

@@ -2,7 +2,9 @@
 
 Public API (names are stable; the client protocol `vfpnet.hns.client.HnsClient`):
 
-    emu = Emulator(path, version=None)        # opens/creates the state file
+    emu = Emulator(path, version=None)        # opens/creates the state file; a version given
+                                              # is stored there for every process (else
+                                              # $VFPNET_HNS_VERSION, the stored one, 15.4)
     emu.version() -> HnsVersion;  emu.supported_features() -> dict (hcsshim's JSON)
     emu.create_network(settings) -> dict      # settings: dict or JSON text (HCN v2)
     emu.get_network(id) -> dict;  emu.list_networks(query=None) -> list[dict]
@@ -25,8 +27,9 @@ GUID), `Name`, `HostComputeNetwork`, `IpConfigurations`, `Policies`
 (`{"Type":"ACL","Settings":{...}}`), `Flags`, ... plus every member the caller sent.
 A refused call raises `vfpnet.hns.errors.HcnError` (`.hresult`, `.code`, `.message`).
 
-State: one SQLite file in WAL mode; each call is one `BEGIN IMMEDIATE` transaction with a
-busy timeout, so any number of processes share the file and a failed call changes nothing.
+State: one SQLite file in WAL mode; each call is one transaction (`BEGIN IMMEDIATE` for
+calls that change state, deferred for get/list) with a busy timeout, so any number of
+processes share the file and a failed call changes nothing.
 Tables are named `hns_*` (hns_meta, hns_networks, hns_endpoints, hns_namespaces,
 hns_addresses, hns_routes, hns_faults); other components may keep their own tables in the
 same file under their own prefix.
@@ -35,8 +38,11 @@ Behaviour chosen where the public record is unclear:
 - an address already used by another endpoint of the network: HCN_E_PORT_ALREADY_EXISTS
   (as a duplicate PortMapping is); remote endpoints (`Flags` bit 1) are exempt from the
   subnet and in-use checks and hold no address;
+- a network with no subnet at all (e.g. Transparent) takes any endpoint address;
 - an endpoint without IpConfigurations gets the lowest free address of the network's
-  first subnet of each family (network, broadcast and gateway addresses excluded);
+  first subnet of each family (network, broadcast and gateway addresses excluded; the
+  gateway is the next hop of the subnet's routes, else its first host, as HNS reserves it
+  unless the subnet has Flags DoNotReserveGatewayAddress);
   none free or no subnet: HCN_E_SUBNET_NOT_FOUND;
 - deleting a network deletes its endpoints; deleting an endpoint detaches it;
 - ModifyEndpoint Policy: Add appends, Update replaces the whole list, Remove removes the
@@ -44,10 +50,17 @@ Behaviour chosen where the public record is unclear:
   ModifyNetwork Policy: Add appends (a SetPolicy Id already there:
   HCN_E_POLICY_ALREADY_EXISTS), Update replaces the policies with the same SetPolicy Id
   (other types: the same Type), Remove removes by SetPolicy Id or equality;
-- `restart()` (HNS service restart) drops networks created with Flags
-  EnableNonPersistent (8) and their endpoints; `restart(reboot=True)` also drops every
-  endpoint, namespace and host route (routes added without -p live in the active store
-  only), keeping persistent networks;
+- `restart()` (HNS service restart) drops every endpoint (as reported for Windows Server
+  2022, projectcalico/calico#5164) and the networks created with Flags
+  EnableNonPersistent (8); persistent networks, namespaces (emptied) and host routes stay.
+  `restart(reboot=True)` also drops the namespaces and the host routes (routes added
+  without -p live in the active store only);
+- attaching a remote endpoint to a namespace: HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION;
+  attaching one already in a namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS;
+- an endpoint filter on `State` (hcsshim's v1 EndpointState, as Azure NPM queries) sees 3
+  (AttachedSharing) for endpoints in a namespace and 1 (Created) for the others;
+- policy Types are matched without regard to case (Calico's CNI sends `SDNROUTE`) and
+  kept as sent;
 - unknown ids (GUID or not) are HCN_E_NETWORK_NOT_FOUND / HCN_E_ENDPOINT_NOT_FOUND; an
   unknown namespace is ERROR_NOT_FOUND (as hcsshim's own test expects);
 - duplicate route add: ERROR_OBJECT_ALREADY_EXISTS (0x1392); delete of a missing route:
@@ -66,7 +79,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vfpnet.hns.errors import HcnError, hcn_error
 from vfpnet.hns.faults import ENV_VAR, Fault, fault, parse_fault_plan
@@ -93,12 +106,13 @@ from vfpnet.hns.schema.network import (
     ModifyNetworkSettingRequest,
     PolicyNetworkRequest,
 )
-from vfpnet.hns.schema.policy import NetworkPolicy
+from vfpnet.hns.schema.policy import NetworkPolicy, is_type
 from vfpnet.hns.schema.route import HostRoute
 from vfpnet.hns.schema.v1 import is_v1_endpoint, is_v1_network
 from vfpnet.hns.v1convert import endpoint_v1_to_v2, network_v1_to_v2
 from vfpnet.hns.validate import (
     check_endpoint_address,
+    check_prefix_length,
     decode_as,
     network_gateways,
     network_subnets,
@@ -113,6 +127,8 @@ from vfpnet.hns.version import DEFAULT_VERSION, HnsVersion, parse_version, suppo
 
 SCHEMA_VERSION = {"Major": 2, "Minor": 0}
 BUSY_TIMEOUT_S = 60.0
+# Overrides, for this process only, the version stored in the state file.
+VERSION_ENV = "VFPNET_HNS_VERSION"
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS hns_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -159,7 +175,10 @@ class Emulator:
                     "INSERT OR REPLACE INTO hns_meta VALUES ('version', ?)",
                     (str(parse_version(version)),),
                 )
-        self._version = self._read_version()
+        env_version = os.environ.get(VERSION_ENV)
+        self._version = (
+            parse_version(env_version) if version is None and env_version else self._read_version()
+        )
 
     def _set_wal(self) -> None:
         deadline = time.monotonic() + BUSY_TIMEOUT_S
@@ -198,16 +217,19 @@ class Emulator:
         """One call of `operation`: one transaction, after the fault plan had its say.
 
         A fault that fires is committed (consumed) and raised before the call does anything.
+        Calls that only read (get_*, list_*) run in a deferred transaction, so readers do
+        not queue behind writers, unless a fault is planned for them (counting is a write).
         """
         self._env_fault(operation)
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        reads_only = operation.startswith(("get_", "list_"))
+        db.execute("BEGIN" if reads_only else "BEGIN IMMEDIATE")
         try:
-            row = db.execute(
-                "SELECT seq, nth, calls, hresult FROM hns_faults WHERE operation = ? "
-                "ORDER BY seq LIMIT 1",
-                (operation,),
-            ).fetchone()
+            row = self._planned_fault(db, operation)
+            if row is not None and reads_only:
+                db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                row = self._planned_fault(db, operation)
             if row is not None:
                 seq, nth, calls, hresult = row
                 if calls + 1 >= nth:
@@ -221,6 +243,15 @@ class Emulator:
                 db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @staticmethod
+    def _planned_fault(db: sqlite3.Connection, operation: str) -> tuple[int, int, int, int] | None:
+        row = db.execute(
+            "SELECT seq, nth, calls, hresult FROM hns_faults WHERE operation = ? "
+            "ORDER BY seq LIMIT 1",
+            (operation,),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def _env_fault(self, operation: str) -> None:
         if not self._env_faults:
@@ -403,12 +434,15 @@ class Emulator:
                     )
                 for i, cfg in enumerate(endpoint.ip_configurations):
                     try:
-                        ipaddress.ip_address(cfg.ip_address or "")
+                        address = ipaddress.ip_address(cfg.ip_address or "")
                     except ValueError:
                         raise hcn_error(
                             "HCN_E_INVALID_IP",
                             f"IpConfigurations[{i}].IpAddress {cfg.ip_address!r}",
                         ) from None
+                    check_prefix_length(
+                        address, cfg.prefix_length, self._version, f"IpConfigurations[{i}]"
+                    )
             elif endpoint.ip_configurations:
                 configs = []
                 for i, cfg in enumerate(endpoint.ip_configurations):
@@ -416,10 +450,12 @@ class Emulator:
                     address, subnet = check_endpoint_address(
                         cfg.ip_address, network, self._version, where
                     )
+                    check_prefix_length(address, cfg.prefix_length, self._version, where)
                     self._claim(db, nid, str(address), eid)
                     out = encode(cfg)
                     out["IpAddress"] = str(address)
-                    out.setdefault("PrefixLength", subnet.prefixlen)
+                    if subnet is not None:
+                        out.setdefault("PrefixLength", subnet.prefixlen)
                     configs.append(out)
                 doc["IpConfigurations"] = configs
             else:
@@ -656,6 +692,10 @@ class Emulator:
 
     def _attach(self, db: sqlite3.Connection, ns: dict[str, Any], endpoint_id: str) -> None:
         ep = self._endpoint_doc(db, endpoint_id)
+        if (ep.get("Flags") or 0) & ENDPOINT_FLAG_REMOTE:
+            raise hcn_error(
+                "HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION", f"endpoint {ep['ID']} is remote"
+            )
         if ep.get("HostComputeNamespace"):
             raise hcn_error(
                 "HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS",
@@ -763,20 +803,29 @@ class Emulator:
     # ---- restart ----
 
     def restart(self, reboot: bool = False) -> None:
-        """Simulate an HNS service restart (or, with `reboot`, a node reboot)."""
+        """Simulate an HNS service restart (or, with `reboot`, a node reboot).
+
+        Service restart: every endpoint is gone (as reported for Windows Server 2022 in
+        projectcalico/calico#5164), namespaces stay but hold no endpoints, networks created
+        with Flags EnableNonPersistent (8) are gone, other networks (with their policies)
+        stay, host routes (the TCP/IP stack's, not HNS's) stay. Reboot: the same, and the
+        namespaces and the host routes added without -p (the active store) are gone too.
+        """
         with self._write() as db:
+            db.execute("DELETE FROM hns_endpoints")
+            db.execute("DELETE FROM hns_addresses")
             if reboot:
-                db.execute("DELETE FROM hns_endpoints")
-                db.execute("DELETE FROM hns_addresses")
                 db.execute("DELETE FROM hns_namespaces")
                 db.execute("DELETE FROM hns_routes")
+            for nsid, doc_text in db.execute("SELECT id, doc FROM hns_namespaces").fetchall():
+                ns = json.loads(doc_text)
+                _set_resources(
+                    ns, [r for r in ns.get("Resources", []) if r.get("Type") != "Endpoint"]
+                )
+                db.execute("UPDATE hns_namespaces SET doc = ? WHERE id = ?", (_dump(ns), nsid))
             for nid, doc_text in db.execute("SELECT id, doc FROM hns_networks").fetchall():
                 flags = json.loads(doc_text).get("Flags") or 0
                 if isinstance(flags, int) and flags & NETWORK_FLAG_ENABLE_NON_PERSISTENT:
-                    for (eid,) in db.execute(
-                        "SELECT id FROM hns_endpoints WHERE network_id = ?", (nid,)
-                    ).fetchall():
-                        self._remove_endpoint(db, eid)
                     db.execute("DELETE FROM hns_networks WHERE id = ?", (nid,))
 
 
@@ -823,7 +872,7 @@ def _mac_for(eid: str) -> str:
 
 
 def _set_id(policy: NetworkPolicy) -> str | None:
-    if policy.type == "SetPolicy" and isinstance(policy.settings, dict):
+    if is_type(policy.type, "SetPolicy") and isinstance(policy.settings, dict):
         sid = policy.settings.get("Id")
         return sid if isinstance(sid, str) else None
     return None
@@ -833,7 +882,7 @@ def _same_network_policy(current: NetworkPolicy, new: NetworkPolicy) -> bool:
     sid = _set_id(new)
     if sid is not None:
         return _set_id(current) == sid
-    return current.type == new.type
+    return isinstance(current.type, str) and is_type(new.type, current.type)
 
 
 def _removes(given: NetworkPolicy, current: NetworkPolicy) -> bool:
@@ -846,7 +895,7 @@ def _removes(given: NetworkPolicy, current: NetworkPolicy) -> bool:
 def _port_mappings(policies: list[Any]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     for p in policies:
-        if isinstance(p, dict) and p.get("Type") == "PortMapping":
+        if isinstance(p, dict) and is_type(p.get("Type"), "PortMapping"):
             s = p.get("Settings") or {}
             if s.get("ExternalPort"):
                 out.append(
@@ -878,6 +927,10 @@ def _query_filter(query: Mapping[str, Any] | str | None) -> Any:
         for key, value in wanted.items():
             name = str(key)
             have = doc.get(aliases.get(name, name))
+            if name == "State" and "State" not in doc and "HostComputeNetwork" in doc:
+                # hcsshim's v1 EndpointState: AttachedSharing (3) once in a namespace
+                # (a running pod, as Azure NPM filters for), else Created (1).
+                have = 3 if doc.get("HostComputeNamespace") else 1
             if isinstance(value, str) and isinstance(have, str):
                 if _norm_id(value) != _norm_id(have):
                     return False
@@ -886,3 +939,10 @@ def _query_filter(query: Mapping[str, Any] | str | None) -> Any:
         return True
 
     return match
+
+
+if TYPE_CHECKING:
+    from vfpnet.hns.client import HnsClient
+
+    def _speaks_the_protocol(emulator: Emulator) -> HnsClient:
+        return emulator

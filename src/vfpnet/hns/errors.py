@@ -196,3 +196,17 @@ def parse_error_record(text: str) -> ErrorRecord | None:
         str(data.get("Error", "")),
         int(code) if isinstance(code, int) else None,
     )
+
+
+_NOT_FOUND = frozenset({0x803B0001, 0x803B0002, 0x80070490})
+
+
+def is_not_found(err: BaseException) -> bool:
+    """Whether HNS refused because the object is not there (hcsshim's IsNotFoundError /
+    IsElementNotFoundError): what an idempotent delete treats as done."""
+    return isinstance(err, HcnError) and err.hresult in _NOT_FOUND
+
+
+def is_port_already_exists(err: BaseException) -> bool:
+    """hcsshim's IsPortAlreadyExistsError."""
+    return isinstance(err, HcnError) and err.hresult == 0x803B0013

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,24 @@ def _open(state: str | None, version: str | None) -> HnsClient:
         raise
 
 
+def network_id(client: HnsClient, given: str) -> str:
+    """`given` when it is a GUID, else the ID of the network of that Name (hnsdiag-style);
+    an unknown name is left for HNS to refuse as HCN_E_NETWORK_NOT_FOUND."""
+    try:
+        uuid.UUID(given.strip("{}"))
+        return given
+    except ValueError:
+        pass
+    query = {"SchemaVersion": {"Major": 2, "Minor": 0}, "Filter": json.dumps({"Name": given})}
+    found = client.list_networks(query)
+    return str(found[0]["ID"]) if found else given
+
+
 def _run(client: HnsClient, command: str, a: Mapping[str, Any]) -> str:
+    if command in ("create-endpoint", "modify-network", "delete-network") or (
+        command == "get" and a.get("kind") == "network"
+    ):
+        a = {**a, "id": network_id(client, a["id"])}
     if command == "create-network":
         return _json(client.create_network(read_input(a["file"])))
     if command == "create-namespace":
@@ -122,7 +140,10 @@ def _run(client: HnsClient, command: str, a: Mapping[str, Any]) -> str:
 def read_input(name: str) -> str:
     """The text of FILE, or of stdin for `-`; InputError naming the file otherwise."""
     if name == "-":
-        return sys.stdin.read()
+        try:
+            return sys.stdin.read()
+        except UnicodeDecodeError:
+            raise InputError("-: stdin is not UTF-8 text") from None
     try:
         return Path(name).read_text()
     except OSError as exc:

@@ -3,8 +3,10 @@
 The emulator accepts v1-shaped documents on its v2 calls by converting them first:
 VirtualNetwork -> HostComputeNetwork, IPAddress/PrefixLength -> IpConfigurations,
 IsRemoteEndpoint -> Flags 1, Subnets/AddressPrefix/GatewayAddress -> Ipams/Subnets/Routes,
-and v1 ACL policies (`{"Type":"ACL","Protocol":6,"LocalPorts":"80",...}`) to
-`{"Type":"ACL","Settings":{...}}`. v1 members with no v2 counterpart are kept as they are.
+and v1 policies to v2 ones: ACL (`{"Type":"ACL","Protocol":6,"LocalPorts":"80",...}` to
+`{"Type":"ACL","Settings":{...,"Protocols":"6"}}`), OutBoundNAT (ExceptionList ->
+Exceptions, VIP -> VirtualIP), NAT -> PortMapping, ROUTE -> SDNRoute, PA -> ProviderAddress.
+v1 members with no v2 counterpart are kept as they are.
 """
 
 from __future__ import annotations
@@ -49,6 +51,23 @@ def policy_v1_to_v2(policy: Any) -> Any:
         if "Destinations" in policy:
             settings["Destinations"] = policy["Destinations"]
         return {"Type": "OutBoundNAT", "Settings": settings}
+    if ptype == "NAT":  # v1 port mapping; Protocol is "TCP"/"UDP" there
+        protocol = policy.get("Protocol")
+        numbers = {"TCP": 6, "UDP": 17}
+        pm: dict[str, Any] = {}
+        if isinstance(protocol, str) and protocol.upper() in numbers:
+            pm["Protocol"] = numbers[protocol.upper()]
+        elif isinstance(protocol, int):
+            pm["Protocol"] = protocol
+        for key in ("InternalPort", "ExternalPort"):
+            if key in policy:
+                pm[key] = policy[key]
+        return {"Type": "PortMapping", "Settings": pm}
+    if ptype == "ROUTE":
+        route = {k: policy[k] for k in ("DestinationPrefix", "NeedEncap") if k in policy}
+        return {"Type": "SDNRoute", "Settings": route}
+    if ptype == "PA":
+        return {"Type": "ProviderAddress", "Settings": {"ProviderAddress": policy.get("PA", "")}}
     rest = {k: v for k, v in policy.items() if k != "Type"}
     return {"Type": ptype, "Settings": rest}
 
@@ -117,18 +136,28 @@ def network_v1_to_v2(data: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("ID", "Name", "Type"):
         if key in data:
             out[key] = data[key]
+    # v1 VLAN/VSID policies isolate the network's subnets; in v2 they are subnet policies.
+    isolation = []
+    policies = []
+    for p in data.get("Policies") or []:
+        if isinstance(p, Mapping) and p.get("Type") in ("VLAN", "VSID") and "Settings" not in p:
+            isolation.append({"Type": p["Type"], "Settings": {"IsolationId": p.get(p["Type"], 0)}})
+        else:
+            policies.append(policy_v1_to_v2(p))
     subnets = []
     for subnet in data.get("Subnets") or []:
         if not isinstance(subnet, Mapping):
             continue
         s: dict[str, Any] = {"IpAddressPrefix": subnet.get("AddressPrefix", "")}
+        if isolation:
+            s["Policies"] = isolation
         if subnet.get("GatewayAddress"):
             s["Routes"] = [{"NextHop": subnet["GatewayAddress"], "DestinationPrefix": "0.0.0.0/0"}]
         subnets.append(s)
     if subnets:
         out["Ipams"] = [{"Type": "Static", "Subnets": subnets}]
-    if data.get("Policies"):
-        out["Policies"] = [policy_v1_to_v2(p) for p in data["Policies"]]
+    if policies:
+        out["Policies"] = policies
     dns: dict[str, Any] = {}
     if data.get("DNSServerList"):
         dns["ServerList"] = [s.strip() for s in str(data["DNSServerList"]).split(",") if s.strip()]

@@ -12,11 +12,15 @@ Codes (where the public record was unclear, the choice is marked *):
 - policy settings that are not valid (an ACL address that is not an IP/CIDR or a SetPolicy
   Id of the network, e.g. "Any"; a bad action, direction, protocol or port list; ports
   with a protocol that has none*): HCN_E_INVALID_POLICY
+- one SetPolicy Id twice on a network: HCN_E_POLICY_ALREADY_EXISTS
 - a PortMapping whose InternalPort is missing or 0: HCN_E_INVALID_INTERNAL_PORT
 - an endpoint address that is not an IP or lies outside every subnet: HCN_E_INVALID_IP
 - an endpoint address that is the subnet's network, broadcast or gateway address*:
   HCN_E_ADDR_INVALID_OR_RESERVED
 - IPv6 subnets/addresses before HNS 11.10 (IPv6DualStack)*: HCN_E_REQUEST_UNSUPPORTED
+- an endpoint PrefixLength beyond the family, or /32 (/128) where hcsshim's
+  Slash32EndpointPrefixes is off: HCN_E_INVALID_PREFIX
+- network Flags DisableHostPort (1024) before HNS 15.1*: HCN_E_INVALID_NETWORK
 """
 
 from __future__ import annotations
@@ -28,7 +32,12 @@ from typing import Any, TypeVar
 
 from vfpnet.hns.errors import hcn_error
 from vfpnet.hns.schema.codec import SchemaError, decode
-from vfpnet.hns.schema.network import NETWORK_TYPES, HostComputeNetwork
+from vfpnet.hns.schema.network import (
+    NETWORK_FLAG_DISABLE_HOST_PORT,
+    NETWORK_TYPES,
+    SUBNET_FLAG_DO_NOT_RESERVE_GATEWAY,
+    HostComputeNetwork,
+)
 from vfpnet.hns.schema.policy import (
     ACL_ACTIONS,
     ACL_DIRECTIONS,
@@ -47,6 +56,8 @@ from vfpnet.hns.schema.policy import (
     SDNRoutePolicySetting,
     SetPolicySetting,
     TierAclPolicySetting,
+    canonical_type,
+    is_type,
     parse_address,
     parse_ports,
     parse_protocols,
@@ -78,9 +89,15 @@ NETWORK_POLICY_GATES = {
 def parse_json_text(text: str | bytes, what: str) -> Any:
     """Parse a JSON document as HNS does; HCN_E_INVALID_JSON if it does not parse."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise hcn_error("HCN_E_INVALID_JSON", f"{what}: {exc}") from None
+    except RecursionError:
+        raise hcn_error("HCN_E_INVALID_JSON", f"{what}: nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def decode_as(cls: type[T], data: Any, what: str) -> T:
@@ -112,19 +129,36 @@ def network_subnets(network: HostComputeNetwork) -> list[IpNetwork]:
 def network_gateways(
     network: HostComputeNetwork,
 ) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """Addresses reserved as gateways: the next hops of each subnet's routes."""
+    """Addresses reserved as gateways, which no endpoint gets.
+
+    Per subnet: the next hops of its routes, or, with no route, its first host address
+    (HNS's default gateway); none when the subnet has Flags DoNotReserveGatewayAddress (1),
+    or is a /31, /32 (/127, /128) with no room for one.
+    """
     out: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
     for ipam in network.ipams or ():
         for subnet in ipam.subnets or ():
-            for route in subnet.routes or ():
-                if route.next_hop:
-                    out.add(ipaddress.ip_address(route.next_hop))
+            if (subnet.flags or 0) & SUBNET_FLAG_DO_NOT_RESERVE_GATEWAY:
+                continue
+            hops = [ipaddress.ip_address(r.next_hop) for r in subnet.routes or () if r.next_hop]
+            if hops:
+                out.update(hops)
+                continue
+            prefix = ipaddress.ip_network(subnet.ip_address_prefix or "", strict=False)
+            if prefix.prefixlen < prefix.max_prefixlen - 1:
+                out.add(prefix.network_address + 1)
     return out
 
 
 def validate_network(network: HostComputeNetwork, version: HnsVersion) -> None:
-    """Check a network to be created (Type, subnets, policies)."""
+    """Check a network to be created (Type, flags, subnets, policies)."""
     network_type_name(network.type)
+    if (network.flags or 0) & NETWORK_FLAG_DISABLE_HOST_PORT and not supports(
+        version, "DisableHostPort"
+    ):
+        raise hcn_error(
+            "HCN_E_INVALID_NETWORK", f"Flags DisableHostPort needs HNS 15.1, this is {version}"
+        )
     for i, ipam in enumerate(network.ipams or ()):
         for j, subnet in enumerate(ipam.subnets or ()):
             where = f"Ipams[{i}].Subnets[{j}]"
@@ -150,7 +184,8 @@ def validate_network(network: HostComputeNetwork, version: HnsVersion) -> None:
                         "HCN_E_INVALID_SUBNET", f"{where}.Routes[{k}] has a malformed address"
                     ) from None
             for k, policy in enumerate(subnet.policies or ()):
-                cls = SUBNET_SETTINGS_TYPES.get(policy.type or "")
+                known = canonical_type(SUBNET_SETTINGS_TYPES, policy.type)
+                cls = SUBNET_SETTINGS_TYPES.get(known or "")
                 if cls is None:
                     raise hcn_error(
                         "HCN_E_INVALID_POLICY_TYPE", f"{where}.Policies[{k}].Type {policy.type!r}"
@@ -164,9 +199,16 @@ def validate_network_policies(
 ) -> None:
     """Check network policies; `all_policies` is the network's list once they are applied."""
     set_ids = set_policy_ids(all_policies)
+    seen: set[str] = set()
+    for policy in all_policies:
+        sid = policy.settings.get("Id") if isinstance(policy.settings, dict) else None
+        if is_type(policy.type, "SetPolicy") and isinstance(sid, str):
+            if sid in seen:
+                raise hcn_error("HCN_E_POLICY_ALREADY_EXISTS", f"set policy Id {sid!r} twice")
+            seen.add(sid)
     for i, policy in enumerate(policies):
         where = f"Policies[{i}]"
-        ptype = policy.type or ""
+        ptype = canonical_type(NETWORK_SETTINGS_TYPES, policy.type) or ""
         cls = NETWORK_SETTINGS_TYPES.get(ptype)
         if cls is None:
             raise hcn_error("HCN_E_INVALID_POLICY_TYPE", f"{where}.Type {policy.type!r}")
@@ -199,7 +241,7 @@ def set_policy_ids(policies: Iterable[NetworkPolicy]) -> set[str]:
     """Ids of the SetPolicies among a network's policies."""
     ids: set[str] = set()
     for policy in policies:
-        if policy.type == "SetPolicy" and isinstance(policy.settings, dict):
+        if is_type(policy.type, "SetPolicy") and isinstance(policy.settings, dict):
             sid = policy.settings.get("Id")
             if isinstance(sid, str):
                 ids.add(sid)
@@ -246,7 +288,7 @@ def validate_endpoint_policies(
     """Check endpoint policies against the version and the network's SetPolicy Ids."""
     for i, policy in enumerate(policies):
         where = f"{prefix}[{i}]"
-        ptype = policy.type or ""
+        ptype = canonical_type(ENDPOINT_SETTINGS_TYPES, policy.type) or ""
         cls = ENDPOINT_SETTINGS_TYPES.get(ptype)
         if cls is None:
             raise hcn_error("HCN_E_INVALID_POLICY_TYPE", f"{where}.Type {policy.type!r}")
@@ -342,7 +384,7 @@ def _check_acl_fields(
         if ports and (not numbers or any(n not in PORT_PROTOCOLS for n in numbers)):
             raise hcn_error(
                 "HCN_E_INVALID_POLICY",
-                f"{where}.{name} needs Protocols TCP (6), UDP (17) or SCTP (132)",
+                f"{where}.{name} needs a protocol with ports (TCP 6, UDP 17, SCTP 132, ...)",
             )
     for name, value in (("LocalAddresses", local_addresses), ("RemoteAddresses", remote_addresses)):
         for item in split_list(value):
@@ -373,17 +415,43 @@ def _prefix(text: str, where: str) -> None:
         ) from None
 
 
+def check_prefix_length(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    prefix_length: int | None,
+    version: HnsVersion,
+    where: str,
+) -> None:
+    """An endpoint's PrefixLength: within the family, and /32 (/128) only where supported."""
+    if prefix_length is None:
+        return
+    full = address.max_prefixlen
+    if prefix_length > full:
+        raise hcn_error("HCN_E_INVALID_PREFIX", f"{where}.PrefixLength {prefix_length} > {full}")
+    if prefix_length == full and not supports(version, "Slash32EndpointPrefixes"):
+        raise hcn_error(
+            "HCN_E_INVALID_PREFIX",
+            f"{where}.PrefixLength /{full} needs HNS 9.3-9.x or 10.4+, this is {version}",
+        )
+
+
 def check_endpoint_address(
     text: str | None, network: HostComputeNetwork, version: HnsVersion, where: str
-) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, IpNetwork]:
-    """A local endpoint's address and its subnet; HCN_E_INVALID_IP if outside every subnet."""
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, IpNetwork | None]:
+    """A local endpoint's address and its subnet; HCN_E_INVALID_IP if outside every subnet.
+
+    A network with no subnet at all (e.g. Transparent, addressed from the physical
+    network) takes any address; the subnet is then None.
+    """
     try:
         address = ipaddress.ip_address(text or "")
     except ValueError:
         raise hcn_error("HCN_E_INVALID_IP", f"{where}.IpAddress {text!r} is not an IP") from None
     if address.version == 6 and not supports(version, "IPv6DualStack"):
         raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"{where}: IPv6 needs HNS 11.10")
-    for subnet in network_subnets(network):
+    subnets = network_subnets(network)
+    if not subnets:
+        return address, None
+    for subnet in subnets:
         if address in subnet:
             reserved = address in network_gateways(network) or address == subnet.network_address
             if subnet.version == 4 and subnet.prefixlen < 31:

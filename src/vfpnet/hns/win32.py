@@ -20,7 +20,7 @@ import struct
 import sys
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vfpnet.hns.errors import HcnError, hcn_error, normalize_hresult, parse_error_record
 from vfpnet.hns.schema.route import HostRoute
@@ -177,11 +177,12 @@ def unpack_sockaddr(sa: SOCKADDR_INET) -> ipaddress.IPv4Address | ipaddress.IPv6
     raise ValueError(f"address family {family} is neither AF_INET nor AF_INET6")
 
 
-def row_for_route(route: HostRoute) -> MIB_IPFORWARD_ROW2:
-    """The MIB_IPFORWARD_ROW2 CreateIpForwardEntry2 takes for `route` (InitializeIpForwardEntry
-    defaults: infinite lifetimes, static protocol)."""
+def row_for_route(route: HostRoute, row: MIB_IPFORWARD_ROW2 | None = None) -> MIB_IPFORWARD_ROW2:
+    """The MIB_IPFORWARD_ROW2 CreateIpForwardEntry2 takes for `route`: filled into `row` (one
+    InitializeIpForwardEntry prepared, on Windows) or a zeroed one; lifetimes infinite and
+    protocol static, as `route add` makes it."""
     net = ipaddress.ip_network(route.destination_prefix)
-    row = MIB_IPFORWARD_ROW2()
+    row = row if row is not None else MIB_IPFORWARD_ROW2()
     row.InterfaceIndex = route.interface_index
     row.DestinationPrefix.Prefix = pack_sockaddr(net.network_address)
     row.DestinationPrefix.PrefixLength = net.prefixlen
@@ -398,7 +399,18 @@ class Win32Client:
     # -- host routes --
 
     def add_route(self, route: HostRoute) -> None:
-        row = row_for_route(route)
+        row = MIB_IPFORWARD_ROW2()
+        self._iphlp.InitializeIpForwardEntry(ctypes.byref(row))
+        row = row_for_route(route, row)
+        if not route.interface_index:
+            # as `route add` without IF: the interface that reaches the next hop
+            index = ctypes.c_uint32()
+            hop = pack_sockaddr(ipaddress.ip_address(route.next_hop))
+            check_netio(
+                "GetBestInterfaceEx",
+                self._iphlp.GetBestInterfaceEx(ctypes.byref(hop), ctypes.byref(index)),
+            )
+            row.InterfaceIndex = index.value
         check_netio("CreateIpForwardEntry2", self._iphlp.CreateIpForwardEntry2(ctypes.byref(row)))
 
     def delete_route(self, route: HostRoute) -> None:
@@ -456,3 +468,10 @@ def namespace_endpoint_request(request_type: str, endpoint_id: str) -> dict[str,
         "RequestType": request_type,
         "Settings": {"EndpointId": endpoint_id},
     }
+
+
+if TYPE_CHECKING:
+    from vfpnet.hns.client import HnsClient
+
+    def _speaks_the_protocol(client: Win32Client) -> HnsClient:
+        return client

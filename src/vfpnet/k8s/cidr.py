@@ -1,10 +1,13 @@
 """Parsing CIDR and IP values the way the API server does.
 
-NetworkPolicy `ipBlock.cidr`/`except` are validated strictly (Kubernetes with the
-StrictIPCIDRValidation gate, on by default since 1.36): the address must have no bits set
-past the prefix length, IPv4 octets and the prefix length have no leading zeros, and an
-IPv4-mapped IPv6 address is refused. Cluster policy `networks` are CRD fields checked by
-CEL `isCIDR()`, which accepts an address with host bits set (we mask them).
+Refused: a value without a prefix length, a prefix length longer than the address or
+with leading zeros, IPv4 octets with leading zeros, IPv4-mapped IPv6 addresses (the
+strict IP/CIDR validation of recent Kubernetes, and CEL `isCIDR()` for the CRDs).
+
+Accepted: an address with bits set past the prefix length (`10.0.0.1/24`). API servers
+before the StrictIPCIDRValidation gate took it for NetworkPolicy ipBlocks, the CRDs' CEL
+`isCIDR()` takes it, and analyzers take it: it is read as its network (`10.0.0.0/24`);
+`host_bits_set` lets callers warn about it.
 """
 
 from __future__ import annotations
@@ -31,12 +34,9 @@ def parse_address(value: str) -> IPAddress | str:
     return address
 
 
-def parse_cidr(value: str, *, strict: bool) -> IPNetwork | str:
-    """The network `value` names, or the reason it is not a valid CIDR.
-
-    `strict`: also refuse bits set past the prefix length (NetworkPolicy ipBlock);
-    otherwise those bits are masked (cluster policy networks).
-    """
+def parse_cidr(value: str) -> IPNetwork | str:
+    """The network `value` names (host bits masked), or the reason it is not a valid
+    CIDR."""
     address_part, slash, prefix_part = value.partition("/")
     if not slash or not _PREFIX_LEN.fullmatch(prefix_part):
         return f"must be a valid CIDR value, {_EXAMPLE}"
@@ -45,7 +45,10 @@ def parse_cidr(value: str, *, strict: bool) -> IPNetwork | str:
         return f"must be a valid CIDR value, {_EXAMPLE}"
     if int(prefix_part) > address.max_prefixlen:
         return f"must be a valid CIDR value, {_EXAMPLE}"
-    network = ipaddress.ip_network(f"{address}/{prefix_part}", strict=False)
-    if strict and network.network_address != address:
-        return f'must be a valid CIDR value (host bits set: did you mean "{network}"?)'
-    return network
+    return ipaddress.ip_network(f"{address}/{prefix_part}", strict=False)
+
+
+def host_bits_set(value: str, network: IPNetwork) -> bool:
+    """Whether the CIDR text `value` (already parsed into `network`) has an address
+    other than its network's."""
+    return ipaddress.ip_address(value.partition("/")[0]) != network.network_address

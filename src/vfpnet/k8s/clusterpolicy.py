@@ -298,7 +298,7 @@ def _read_peer(
             text = want_str(ref, raw, item_path)
             if len(text) > 43:
                 ref.fail(item_path, "Too long: may not be more than 43 characters")
-            parsed = parse_cidr(text, strict=False)
+            parsed = parse_cidr(text)
             if isinstance(parsed, str):
                 ref.fail(item_path, f'Invalid value: "{text}": Invalid CIDR format provided')
             if parsed not in networks:

@@ -10,7 +10,7 @@ anything else. Field paths are written as the API server writes them:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from vfpnet.errors import InputError
@@ -19,12 +19,13 @@ from vfpnet.errors import InputError
 @dataclass(frozen=True)
 class ObjectRef:
     """Where an object came from: its file, kind, namespace (None if cluster-scoped) and
-    name ("" while unknown)."""
+    name ("" while unknown); `warnings` collects what `warn` says about it."""
 
     file: str
     kind: str
     namespace: str | None
     name: str
+    warnings: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -33,7 +34,25 @@ class ObjectRef:
 
     def fail(self, path: str, message: str) -> NoReturn:
         """Raise the one-line InputError for field `path` of this object."""
-        raise InputError(f"{self.file}: {self.label}: {path}: {message}")
+        raise input_error(f"{self.file}: {self.label}: {path}: {message}")
+
+
+    def warn(self, path: str, message: str) -> None:
+        """Record a one-line warning about field `path` of this object."""
+        self.warnings.append(one_line(f"{self.file}: {self.label}: {path}: {message}"))
+
+
+def one_line(text: str) -> str:
+    """`text` with every non-printable character (newlines included) escaped, so that
+    names and values taken from a manifest cannot break a message over lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def input_error(message: str) -> InputError:
+    """The InputError for `message`, kept on one line."""
+    return InputError(one_line(message))
 
 
 def child(path: str, key: str) -> str:
@@ -44,7 +63,7 @@ def index(path: str, i: int) -> str:
     return f"{path}[{i}]"
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
     """The JSON type of `value`, with its article ("a list", "an object")."""
     if value is None:
         return "null"
@@ -67,7 +86,7 @@ def want_mapping(ref: ObjectRef, value: object, path: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        ref.fail(path, f"must be an object, not {_type_name(value)}")
+        ref.fail(path, f"must be an object, not {type_name(value)}")
     for key in value:
         if not isinstance(key, str):
             ref.fail(path, f"key {key!r} must be a string")
@@ -79,13 +98,13 @@ def want_list(ref: ObjectRef, value: object, path: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        ref.fail(path, f"must be a list, not {_type_name(value)}")
+        ref.fail(path, f"must be a list, not {type_name(value)}")
     return value
 
 
 def want_str(ref: ObjectRef, value: object, path: str) -> str:
     if not isinstance(value, str):
-        ref.fail(path, f"must be a string, not {_type_name(value)}")
+        ref.fail(path, f"must be a string, not {type_name(value)}")
     return value
 
 
@@ -93,13 +112,13 @@ def want_int(ref: ObjectRef, value: object, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        ref.fail(path, f"must be an integer, not {_type_name(value)}")
+        ref.fail(path, f"must be an integer, not {type_name(value)}")
     return value
 
 
 def want_bool(ref: ObjectRef, value: object, path: str) -> bool:
     if not isinstance(value, bool):
-        ref.fail(path, f"must be a boolean, not {_type_name(value)}")
+        ref.fail(path, f"must be a boolean, not {type_name(value)}")
     return value
 
 

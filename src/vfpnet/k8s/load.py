@@ -31,14 +31,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vfpnet.errors import InputError
 from vfpnet.k8s.clusterpolicy import (
     read_admin_network_policy,
     read_baseline_admin_network_policy,
     read_cluster_network_policy,
 )
 from vfpnet.k8s.documents import Document, read_documents
-from vfpnet.k8s.fields import ObjectRef
+from vfpnet.k8s.fields import ObjectRef, input_error, one_line
 from vfpnet.k8s.meta import read_metadata_labels, read_object_ref
 from vfpnet.k8s.model import (
     NAMESPACE_NAME_LABEL,
@@ -126,9 +125,9 @@ class _Collector:
         kind = obj.get("kind")
         api_version = obj.get("apiVersion")
         if not isinstance(kind, str) or not kind:
-            raise InputError(f"{document.file}: {document.where}: kind: Required value")
+            raise input_error(f"{document.file}: {document.where}: kind: Required value")
         if not isinstance(api_version, str) or not api_version:
-            raise InputError(
+            raise input_error(
                 f"{document.file}: {document.where}: {kind}: apiVersion: Required value"
             )
         spec = _kind_spec(kind, api_version)
@@ -153,6 +152,7 @@ class _Collector:
             self.warnings.extend(_unmodelled_peer_warnings(policy))
         else:
             self.workloads.append(read_workload(ref, obj))
+        self.warnings.extend(ref.warnings)
 
     def _skip(self, document: Document, kind: str, api_version: str) -> None:
         metadata = document.obj.get("metadata")
@@ -162,7 +162,7 @@ class _Collector:
             reason = f"apiVersion {api_version} of {kind} is not understood"
         else:
             reason = "kind not understood"
-        self.warnings.append(f"{document.file}: {what}: skipped: {reason}")
+        self.warnings.append(one_line(f"{document.file}: {what}: skipped: {reason}"))
 
     def cluster(self) -> Cluster:
         namespaces = dict(self.namespaces)
@@ -196,11 +196,11 @@ def _unmodelled_peer_warnings(policy: ClusterPolicy) -> list[str]:
                 field = "nodes" if peer.nodes is not None else "domainNames"
                 if peer.nodes is None and peer.domain_names is None:
                     continue
-                out.append(
+                out.append(one_line(
                     f"{policy.source}: {policy.kind} {policy.name}: "
                     f"spec.{direction}[{i}].{peers_field}[{j}].{field}: "
                     f"{field} peers are not modelled and match nothing"
-                )
+                ))
     return out
 
 

@@ -176,8 +176,9 @@ class Workload:
 class IPBlock:
     """A NetworkPolicy ipBlock: `cidr` minus every network in `except_`.
 
-    Networks are canonical (host bits are rejected by validation, as the API server does
-    with strict CIDR validation). Each `except_` entry lies strictly inside `cidr`.
+    Networks are canonical: a value written with host bits set (`10.0.0.1/24`) is read as
+    its network (`10.0.0.0/24`), with a warning. Each `except_` entry lies strictly inside
+    `cidr`.
     """
 
     cidr: IPNetwork

@@ -7,10 +7,13 @@
 - an omitted spec or podSelector is the empty selector (every pod of the namespace).
 
 Checks: selectors (label syntax, operators), each peer sets podSelector and/or
-namespaceSelector or ipBlock alone, ipBlock CIDRs valid and canonical with every `except`
-a strict subset of `cidr`, ports (protocol TCP/UDP/SCTP, numeric port 1-65535 or an
+namespaceSelector or ipBlock alone, ipBlock CIDRs valid with every `except` a strict
+subset of `cidr`, ports (protocol TCP/UDP/SCTP, numeric port 1-65535 or an
 IANA_SVC_NAME, `endPort` only with a numeric `port` and not below it), policyTypes
 Ingress/Egress (at most two). Unknown fields are refused (kubectl's strict validation).
+
+A CIDR with host bits set (`10.0.0.1/24`) is accepted and read as its network, with a
+warning, as API servers before strict CIDR validation and analyzers read it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vfpnet.k8s.cidr import parse_cidr
+from vfpnet.k8s.cidr import host_bits_set, parse_cidr
 from vfpnet.k8s.fields import (
     ObjectRef,
     child,
@@ -173,13 +176,13 @@ def _read_ip_block(ref: ObjectRef, value: object, path: str) -> IPBlock:
     text = want_str(ref, require(ref, obj, "cidr", path), cidr_path)
     if not text:
         ref.fail(cidr_path, "Required value")
-    cidr = _strict_cidr(ref, text, cidr_path)
+    cidr = _read_cidr(ref, text, cidr_path)
     excepts: list[IPNetwork] = []
     except_path = child(path, "except")
     for i, raw in enumerate(want_list(ref, obj.get("except"), except_path)):
         item_path = index(except_path, i)
         item_text = want_str(ref, raw, item_path)
-        item = _strict_cidr(ref, item_text, item_path)
+        item = _read_cidr(ref, item_text, item_path)
         inside = (
             item.version == cidr.version
             and item.prefixlen > cidr.prefixlen
@@ -191,8 +194,10 @@ def _read_ip_block(ref: ObjectRef, value: object, path: str) -> IPBlock:
     return IPBlock(cidr=cidr, except_=tuple(excepts))
 
 
-def _strict_cidr(ref: ObjectRef, text: str, path: str) -> IPNetwork:
-    parsed = parse_cidr(text, strict=True)
+def _read_cidr(ref: ObjectRef, text: str, path: str) -> IPNetwork:
+    parsed = parse_cidr(text)
     if isinstance(parsed, str):
         ref.fail(path, f'Invalid value: "{text}": {parsed}')
+    if host_bits_set(text, parsed):
+        ref.warn(path, f"host bits set, read as {parsed}")
     return parsed

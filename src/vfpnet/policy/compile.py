@@ -32,6 +32,7 @@ from vfpnet.k8s.model import (
     ClusterPolicyPeer,
     ClusterPolicyPort,
     ClusterPolicyRule,
+    ContainerPort,
     IPNetwork,
     LabelSelector,
     NetworkPolicy,
@@ -260,36 +261,41 @@ def _cp_peers(uni: _Universe, peers: Sequence[ClusterPolicyPeer]) -> PeerSet:
     return PeerSet(endpoints=frozenset(endpoints), cidrs=tuple(cidrs))
 
 
-def _rules_for(
-    uni: _Universe,
-    stage: Stage,
-    action: Action,
-    peers: PeerSet,
-    spec: _PortSpec,
-    provenance: Provenance,
-    direction: Direction,
-    subject: Workload,
-) -> list[Rule]:
-    """The IR rules of one API rule (more than one when egress named ports split it)."""
+Match = tuple[PeerSet, PortSet]
+
+
+def _matches_for(
+    uni: _Universe, peers: PeerSet, spec: _PortSpec, direction: Direction, subject: Workload
+) -> list[Match]:
+    """The (peers, ports) of one API rule's IR rules: one, or more when egress named ports
+    resolve differently on different destinations; none when it can match nothing."""
     if peers.is_empty():
         return []
     if not spec.named:
-        return [Rule(stage, action, peers, spec.numeric, provenance)] if spec.numeric else []
+        return [(peers, spec.numeric)] if spec.numeric else []
     if direction is Direction.INGRESS:
         ports = spec.resolve(subject)
-        return [Rule(stage, action, peers, ports, provenance)] if ports else []
-    out: list[Rule] = []
+        return [(peers, ports)] if ports else []
+    out: list[Match] = []
     if spec.numeric:
-        out.append(Rule(stage, action, peers, spec.numeric, provenance))
+        out.append((peers, spec.numeric))
     # Named ports resolve on each destination; external addresses have no named ports.
     targets = uni.workloads.keys() if peers.any_peer else peers.endpoints
     groups: dict[PortSet, set[EndpointKey]] = {}
+    # Many destinations share a container port list: resolve each list once.
+    resolved: dict[tuple[ContainerPort, ...], PortSet] = {}
     for key in targets:
-        extra = spec.resolve(uni.workloads[key]) - spec.numeric
+        container_ports = uni.workloads[key].ports
+        if not container_ports:
+            continue
+        extra = resolved.get(container_ports)
+        if extra is None:
+            extra = spec.resolve(uni.workloads[key]) - spec.numeric
+            resolved[container_ports] = extra
         if extra:
             groups.setdefault(extra, set()).add(key)
     for ports, keys in sorted(groups.items(), key=lambda kv: min(kv[1])):
-        out.append(Rule(stage, action, PeerSet(endpoints=frozenset(keys)), ports, provenance))
+        out.append((PeerSet(endpoints=frozenset(keys)), ports))
     return out
 
 
@@ -302,6 +308,13 @@ class _Compiler:
             self.np_by_ns.setdefault(np.namespace, []).append(np)
         # Rule compilation that does not depend on the subject is shared between subjects.
         self._memo: dict[tuple[object, ...], list[Rule]] = {}
+        self._content_memo: dict[tuple[object, ...], list[Match]] = {}
+        self._endpoint_memo: dict[
+            tuple[object, ...], tuple[tuple[Rule, ...], tuple[str, ...]]
+        ] = {}
+        self._selecting_cache: dict[
+            tuple[object, ...], tuple[tuple[ClusterPolicy, ...], tuple[NetworkPolicy, ...]]
+        ] = {}
 
     def _subject_selects(self, policy: ClusterPolicy, w: Workload) -> bool:
         if w.host_network:
@@ -337,11 +350,14 @@ class _Compiler:
                     tier=stage.tier, kind=policy.kind, policy=policy.name, rule=index,
                     rule_name=api_rule.name or None,
                 )
-                peers = _cp_peers(self.uni, api_rule.peers)
-                cached = _rules_for(
-                    self.uni, stage, _ACTIONS[api_rule.action], peers, spec, provenance,
-                    direction, w,
-                )
+                content_key = ("cp", api_rule, direction, memo_key[-1])
+                matches = self._content_memo.get(content_key)
+                if matches is None:
+                    peers = _cp_peers(self.uni, api_rule.peers)
+                    matches = _matches_for(self.uni, peers, spec, direction, w)
+                    self._content_memo[content_key] = matches
+                action = _ACTIONS[api_rule.action]
+                cached = [Rule(stage, action, ps, ports, provenance) for ps, ports in matches]
                 self._memo[memo_key] = cached
             out.extend(cached)
         return out
@@ -365,40 +381,86 @@ class _Compiler:
                     tier=Stage.NETWORK_POLICY.tier, kind="NetworkPolicy", policy=policy.id,
                     rule=index,
                 )
-                peers = _np_peers(self.uni, policy, api_rule.peers)
-                cached = _rules_for(
-                    self.uni, Stage.NETWORK_POLICY, Action.ALLOW, peers, spec, provenance,
-                    direction, w,
-                )
+                # Equal rules of different policies resolve alike (unless a bare
+                # podSelector ties them to their own namespace): share the resolution.
+                home = policy.namespace if any(
+                    p.ip_block is None and p.namespace_selector is None for p in api_rule.peers
+                ) else None
+                content_key = ("np", api_rule, home, direction, memo_key[-1])
+                matches = self._content_memo.get(content_key)
+                if matches is None:
+                    peers = _np_peers(self.uni, policy, api_rule.peers)
+                    matches = _matches_for(self.uni, peers, spec, direction, w)
+                    self._content_memo[content_key] = matches
+                cached = [
+                    Rule(Stage.NETWORK_POLICY, Action.ALLOW, ps, ports, provenance)
+                    for ps, ports in matches
+                ]
                 self._memo[memo_key] = cached
             out.extend(cached)
         return out
 
+    def _selecting(
+        self, w: Workload
+    ) -> tuple[tuple[ClusterPolicy, ...], tuple[NetworkPolicy, ...]]:
+        """The cluster policies whose subject selects `w`, and the NetworkPolicies whose
+        podSelector does; both depend only on namespace and labels, so they are cached."""
+        cache_key = (w.namespace, w.labels, w.host_network)
+        found = self._selecting_cache.get(cache_key)
+        if found is None:
+            cps = tuple(p for p in self.cluster.cluster_policies if self._subject_selects(p, w))
+            nps: tuple[NetworkPolicy, ...] = ()
+            if not w.host_network:
+                labels = dict(w.labels.items_)
+                nps = tuple(
+                    np for np in self.np_by_ns.get(w.namespace, [])
+                    if _selects(np.pod_selector, labels)
+                )
+            found = (cps, nps)
+            self._selecting_cache[cache_key] = found
+        return found
+
     def endpoint_rules(self, w: Workload, direction: Direction) -> EndpointRules:
+        cluster_policies, network_policies = self._selecting(w)
+        # Endpoints selected by the same policies (with the same container ports, on
+        # which ingress named ports resolve) get the same rules.
+        memo_key = (
+            tuple(id(p) for p in cluster_policies),
+            tuple(id(p) for p in network_policies),
+            direction,
+            w.ports,
+        )
+        found = self._endpoint_memo.get(memo_key)
+        if found is None:
+            found = self._endpoint_rules(w, direction, cluster_policies, network_policies)
+            self._endpoint_memo[memo_key] = found
+        rules, isolated_by = found
+        return EndpointRules(
+            endpoint=endpoint_key(w), direction=direction, rules=rules, isolated_by=isolated_by
+        )
+
+    def _endpoint_rules(
+        self,
+        w: Workload,
+        direction: Direction,
+        cluster_policies: tuple[ClusterPolicy, ...],
+        network_policies: tuple[NetworkPolicy, ...],
+    ) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
         admin: list[Rule] = []
         baseline: list[Rule] = []
-        for policy in self.cluster.cluster_policies:
-            if not self._subject_selects(policy, w):
-                continue
+        for policy in cluster_policies:
             target = admin if policy.tier == "Admin" else baseline
             target.extend(self._cluster_policy_rules(policy, direction, w))
         netpol: list[Rule] = []
         isolated_by: list[str] = []
-        if not w.host_network:
-            labels = dict(w.labels.items_)
-            for np in self.np_by_ns.get(w.namespace, []):
-                if direction.value not in np.policy_types or not _selects(np.pod_selector, labels):
-                    continue
-                isolated_by.append(np.id)
-                netpol.extend(self._network_policy_rules(np, direction, w))
+        for np in network_policies:
+            if direction.value not in np.policy_types:
+                continue
+            isolated_by.append(np.id)
+            netpol.extend(self._network_policy_rules(np, direction, w))
         if isolated_by:
             netpol.append(ISOLATION_DENY)
-        return EndpointRules(
-            endpoint=endpoint_key(w),
-            direction=direction,
-            rules=(*admin, *netpol, *baseline),
-            isolated_by=tuple(isolated_by),
-        )
+        return (*admin, *netpol, *baseline), tuple(isolated_by)
 
 
 def compile_cluster(

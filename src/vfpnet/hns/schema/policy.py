@@ -29,7 +29,7 @@ ACL_ACTIONS = ("Allow", "Block", "Pass")
 ACL_DIRECTIONS = ("In", "Out")
 ACL_RULE_TYPES = ("Host", "Switch")
 ANY_PROTOCOL = 256
-PORT_PROTOCOLS = frozenset({6, 17, 132})  # TCP, UDP, SCTP: the ones with ports
+PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})  # TCP, UDP, DCCP, SCTP, UDP-Lite: with ports
 
 ENDPOINT_POLICY_TYPES = (
     "PortMapping",
@@ -377,6 +377,25 @@ SUBNET_SETTINGS_TYPES: dict[str, type] = {
     "VLAN": IsolationPolicySetting,
     "VSID": IsolationPolicySetting,
 }
+
+
+def canonical_type(types: dict[str, type], name: str | None) -> str | None:
+    """The policy Type of `types` that `name` names, ignoring case as HNS does (Calico's
+    CNI sends `SDNROUTE`); None when HNS does not know it."""
+    if not name:
+        return None
+    if name in types:
+        return name
+    lowered = name.lower()
+    for known in types:
+        if known.lower() == lowered:
+            return known
+    return None
+
+
+def is_type(policy_type: object, name: str) -> bool:
+    """Whether a policy's Type is `name`, ignoring case."""
+    return isinstance(policy_type, str) and policy_type.lower() == name.lower()
 
 
 # ---- HNS value formats ----

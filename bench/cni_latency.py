@@ -1,0 +1,121 @@
+"""CNI ADD/DEL latency: vfpnet (l2bridge) vs Debian's reference `bridge` + `host-local`.
+
+Same machine, same run, interleaved rounds (the order alternates each round so neither
+side always runs on a warmer cache). Everything happens in namespaces this script
+creates: a node namespace the plugins run in (this process enters it with setns, so
+the timing is the plugin's own, without `ip netns exec`) and one pod namespace per
+round and plugin. Prints a table of median and p95 in milliseconds.
+
+    .venv/bin/python bench/cni_latency.py [--rounds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vfpnet.linux.netns import NetNS
+
+REFERENCE_DIR = "/usr/lib/cni"
+VFPNET = str(Path(sys.executable).with_name("vfpnet"))
+
+
+def _conf(name: str, kind: str, subnet: str, tmp: Path, prefix: str) -> bytes:
+    conf: dict[str, object] = {
+        "cniVersion": "1.0.0", "name": name, "type": kind,
+        "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
+                 "dataDir": str(tmp / f"ipam-{kind}")},
+    }
+    if kind == "bridge":
+        conf.update({"bridge": f"{prefix}r", "isGateway": True})
+    else:
+        conf.update({"mode": "l2bridge", "bridge": f"{prefix}o", "stateDir": str(tmp / "state")})
+    return json.dumps(conf).encode()
+
+
+def _call(exe: str, command: str, stdin: bytes, cid: str, netns: str) -> float:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": command,
+           "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": "eth0",
+           "CNI_PATH": REFERENCE_DIR}
+    start = time.perf_counter()
+    res = subprocess.run([exe], input=stdin, capture_output=True, env=env)
+    elapsed = (time.perf_counter() - start) * 1000
+    if res.returncode != 0:
+        raise SystemExit(f"{exe} {command} failed: {res.stdout.decode()} {res.stderr.decode()}")
+    return elapsed
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    opts = parser.parse_args()
+    if os.geteuid() != 0:
+        print("cni_latency: needs root (creates network namespaces)", file=sys.stderr)
+        return 2
+    prefix = "vb" + secrets.token_hex(3)
+    node = f"{prefix}n"
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    plugins = {
+        "vfpnet": (VFPNET, _conf(f"{prefix}v", "vfpnet", "10.244.61.0/24", tmp, prefix)),
+        "reference": (f"{REFERENCE_DIR}/bridge",
+                      _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix)),
+    }
+    times: dict[tuple[str, str], list[float]] = {
+        (p, c): [] for p in plugins for c in ("ADD", "DEL")
+    }
+    pods: list[str] = []
+    subprocess.run(["ip", "netns", "add", node], check=True)
+    try:
+        with NetNS(f"/var/run/netns/{node}"):
+            for rnd in range(opts.rounds + 2):  # two warm-up rounds, not counted
+                order = list(plugins) if rnd % 2 == 0 else list(reversed(plugins))
+                added = []
+                for name in order:
+                    pod = f"{prefix}p{len(pods)}"
+                    subprocess.run(["ip", "netns", "add", pod], check=True)
+                    pods.append(pod)
+                    exe, conf = plugins[name]
+                    cid = f"{name}{rnd}"
+                    t = _call(exe, "ADD", conf, cid, f"/var/run/netns/{pod}")
+                    added.append((name, cid, pod))
+                    if rnd >= 2:
+                        times[(name, "ADD")].append(t)
+                for name, cid, pod in added:
+                    exe, conf = plugins[name]
+                    t = _call(exe, "DEL", conf, cid, f"/var/run/netns/{pod}")
+                    if rnd >= 2:
+                        times[(name, "DEL")].append(t)
+    finally:
+        for pod in pods:
+            subprocess.run(["ip", "netns", "del", pod], check=False)
+        subprocess.run(["ip", "netns", "del", node], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"CNI latency, {opts.rounds} interleaved rounds, milliseconds "
+          f"(vfpnet l2bridge vs reference bridge; both with host-local IPAM)")
+    print(f"{'op':<5}{'plugin':<11}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}")
+    for op in ("ADD", "DEL"):
+        ref = times[("reference", op)]
+        for name in ("reference", "vfpnet"):
+            vals = times[(name, op)]
+            p50, p95 = statistics.median(vals), _p95(vals)
+            r50, r95 = p50 / statistics.median(ref), p95 / _p95(ref)
+            print(f"{op:<5}{name:<11}{p50:8.1f}{p95:8.1f}{r50:10.2f}x{r95:10.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

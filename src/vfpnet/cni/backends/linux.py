@@ -1,0 +1,378 @@
+"""The Linux backend: a veth per pod, wired in one of three modes (netlink + nftables).
+
+- l2bridge: host veth enslaved to a Linux bridge that holds the gateway address; the pod
+  sits on the subnet with a default route via that gateway.
+- transparent: the pod has its address as /32 and a default route via 169.254.1.1 on its
+  veth (a permanent neighbour entry points it at the host veth's MAC, and the host veth
+  answers ARP by proxy); the node routes the /32 to the host veth.
+- transparent-tunnel: transparent, plus the pod becomes a member of the steering set so
+  all its traffic is marked and policy-routed to the gateway (`vfpnet.linux.steering`),
+  even to pods on the same node.
+
+ADD order keeps the pod unreachable until it is fully steered: the host veth comes up
+only after the steering set member exists (and the /32 host route right after it).
+DEL removes the veth first (the pod is gone), then the set member.
+"""
+
+from __future__ import annotations
+
+import os
+
+from vfpnet.cni import errors, faults
+from vfpnet.cni.addressing import contains, first_host, parse_cidr
+from vfpnet.cni.attachment import Added, Request
+from vfpnet.linux.netlink import RT_SCOPE_LINK, Netlink, NetlinkError, mac_text
+from vfpnet.linux.netns import NetNS, write_sysctl
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from vfpnet.cni.backend import IpamSource
+    from vfpnet.cni.netconf import NetConf
+    from vfpnet.cni.undo import UndoStack
+    from vfpnet.linux.nftables import Nft
+
+LINK_LOCAL_GW = "169.254.1.1"
+HOST_PREFIX = "vfp"
+
+
+def host_ifname(container_id: str, ifname: str) -> str:
+    """The host-side veth name: derived from (container, ifname) so DEL finds it statelessly."""
+    import _sha1  # type: ignore[import-not-found]  # builtin; hashlib loads OpenSSL
+
+    digest: str = _sha1.sha1(f"{container_id}\0{ifname}".encode()).hexdigest()
+    return HOST_PREFIX + digest[:12]
+
+
+def _random_mac() -> str:
+    raw = bytearray(os.urandom(6))
+    raw[0] = (raw[0] & 0xFC) | 0x02  # locally administered, unicast
+    return mac_text(bytes(raw))
+
+
+def _setup_error(exc: OSError, what: str) -> errors.CniError:
+    return errors.CniError(errors.NETWORK_SETUP_FAILED, f"{what}: {exc.strerror or exc}")
+
+
+class LinuxBackend:
+    def __init__(self) -> None:
+        self._nft: Nft | None = None
+
+    def nft(self) -> Nft:
+        if self._nft is None:
+            from vfpnet.linux.nftables import Nft
+
+            self._nft = Nft()
+        return self._nft
+
+    # -- ADD -----------------------------------------------------------------------
+    def add(self, req: Request, ipam: IpamSource, undo: UndoStack) -> Added:
+        conf, args = req.conf, req.args
+        host = host_ifname(args.container_id, args.ifname)
+        host_mac, pod_mac = _random_mac(), _random_mac()
+        try:
+            netns_fd = os.open(args.netns, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise errors.CniError(
+                errors.INVALID_ENVIRONMENT, f"CNI_NETNS: cannot open {args.netns}: {exc.strerror}"
+            ) from None
+        nl = Netlink()
+        try:
+            with NetNS(args.netns):
+                pod = Netlink()
+        except OSError as exc:
+            os.close(netns_fd)
+            nl.close()
+            raise errors.CniError(
+                errors.INVALID_ENVIRONMENT, f"CNI_NETNS: cannot enter {args.netns}: {exc.strerror}"
+            ) from None
+        try:
+            if pod.link_index(args.ifname) is not None:
+                raise errors.CniError(
+                    errors.INVALID_ENVIRONMENT,
+                    f"CNI_IFNAME: interface {args.ifname!r} already exists in {args.netns}",
+                )
+            try:
+                nl.create_veth(host, host_mac, args.ifname, pod_mac, netns_fd)
+            except NetlinkError as exc:
+                raise _setup_error(exc, f"veth {host}/{args.ifname}") from None
+            undo.push(f"veth {host}", lambda: nl.delete_link(host))
+            faults.point("after-veth")
+            result = ipam.result()
+            faults.point("after-ipam")
+            return self._wire(req, nl, pod, host, host_mac, pod_mac, result, undo)
+        except NetlinkError as exc:
+            raise _setup_error(exc, f"mode {conf.mode}") from None
+        finally:
+            os.close(netns_fd)
+            pod.close()
+
+    def _wire(self, req: Request, nl: Netlink, pod: Netlink, host: str, host_mac: str,
+              pod_mac: str, result: dict[str, object], undo: UndoStack) -> Added:
+        conf, args = req.conf, req.args
+        ips = [ip for ip in result["ips"] if ":" not in ip["address"]]  # type: ignore[attr-defined]
+        if not ips:
+            raise errors.CniError(errors.IPAM_FAILED, "ipam: result has no IPv4 address")
+        ip_cfg = ips[0]
+        addr, prefix = parse_cidr(ip_cfg["address"], "ipam result ips[0].address")
+        host_index = nl.link_index(host)
+        pod_index = pod.link_index(args.ifname)
+        lo_index = pod.link_index("lo")
+        if host_index is None or pod_index is None:
+            raise errors.CniError(
+                errors.NETWORK_SETUP_FAILED, f"veth {host}: vanished after creation"
+            )
+        if lo_index is not None:
+            pod.set_link(lo_index, up=True, what="lo up")
+        interfaces: list[dict[str, object]] = [
+            {"name": host, "mac": host_mac},
+            {"name": args.ifname, "mac": pod_mac, "sandbox": args.netns},
+        ]
+        state: dict[str, object] = {"hostInterface": host, "address": addr}
+        write_sysctl("net/ipv4/ip_forward", "1")
+
+        if conf.mode == "l2bridge":
+            gateway = conf.gateway or str(ip_cfg.get("gateway") or "") or first_host(addr, prefix)
+            if not contains(addr, prefix, gateway) or gateway == addr:
+                raise errors.CniError(
+                    errors.INVALID_CONFIG,
+                    f"gateway: {gateway} is not a host of the pod subnet {addr}/{prefix}",
+                )
+            created = nl.ensure_bridge(conf.bridge)
+            bridge_index = nl.link_index(conf.bridge)
+            assert bridge_index is not None
+            if created:
+                state["bridgeCreated"] = True
+            nl.add_address(bridge_index, gateway, prefix, what=f"gateway on {conf.bridge}")
+            nl.set_link(bridge_index, up=True, what=f"{conf.bridge} up")
+            nl.set_link(host_index, master=bridge_index, what=f"{host} master {conf.bridge}")
+            pod.add_address(pod_index, addr, prefix, what=f"{args.ifname} address")
+            pod.set_link(pod_index, up=True, what=f"{args.ifname} up")
+            routes = self._pod_routes(pod, pod_index, result, gateway)
+            faults.point("after-pod-config")
+            nl.set_link(host_index, up=True, what=f"{host} up")
+            state.update({"bridge": conf.bridge, "gateway": gateway})
+            return Added(interfaces, [{"address": f"{addr}/{prefix}", "gateway": gateway,
+                                       "interface": 1}], routes, state)
+
+        # transparent and transparent-tunnel
+        pod.add_address(pod_index, addr, 32, what=f"{args.ifname} address")
+        pod.set_link(pod_index, up=True, what=f"{args.ifname} up")
+        pod.add_route(LINK_LOCAL_GW, 32, oif=pod_index, scope=RT_SCOPE_LINK)
+        pod.add_permanent_neighbour(pod_index, LINK_LOCAL_GW, host_mac)
+        pod.add_route("0.0.0.0", 0, gateway=LINK_LOCAL_GW, oif=pod_index, onlink=True)
+        write_sysctl(f"net/ipv4/conf/{host}/proxy_arp", "1")
+        faults.point("after-pod-config")
+        if conf.mode == "transparent-tunnel":
+            gateway = self._tunnel(req, nl, host, addr, prefix, ip_cfg, undo)
+            state["gateway"] = gateway
+            state["tunnel"] = {"mark": conf.tunnel.mark, "table": conf.tunnel.table,
+                               "priority": conf.tunnel.priority}
+        # A route needs its link up; the pod is already steered (member added above).
+        nl.set_link(host_index, up=True, what=f"{host} up")
+        nl.add_route(addr, 32, oif=host_index, scope=RT_SCOPE_LINK)
+        faults.point("after-host-route")
+        return Added(
+            interfaces,
+            [{"address": f"{addr}/32", "gateway": LINK_LOCAL_GW, "interface": 1}],
+            [{"dst": "0.0.0.0/0", "gw": LINK_LOCAL_GW}],
+            state,
+        )
+
+    def _pod_routes(self, pod: Netlink, pod_index: int, result: dict[str, object],
+                    gateway: str) -> list[dict[str, object]]:
+        wanted: list[dict[str, object]] = result.get("routes") or [  # type: ignore[assignment]
+            {"dst": "0.0.0.0/0"}
+        ]
+        out: list[dict[str, object]] = []
+        for i, route in enumerate(wanted):
+            dst, dprefix = parse_cidr(str(route.get("dst", "")), f"ipam result routes[{i}].dst")
+            if ":" in dst:
+                continue
+            gw = str(route.get("gw") or gateway)
+            pod.add_route(dst, dprefix, gateway=gw, oif=pod_index)
+            out.append({"dst": f"{dst}/{dprefix}", "gw": gw})
+        return out
+
+    def _tunnel(self, req: Request, nl: Netlink, host: str, addr: str, prefix: int,
+                ip_cfg: dict[str, object], undo: UndoStack) -> str:
+        from vfpnet.cni.state import Store
+        from vfpnet.linux import steering
+
+        conf = req.conf
+        gateway = conf.gateway or str(ip_cfg.get("gateway") or "") or first_host(addr, prefix)
+        if gateway in ("0.0.0.0", addr):
+            raise errors.CniError(
+                errors.INVALID_CONFIG, f"gateway: {gateway} cannot be the gateway"
+            )
+        uplink = nl.route_oif(gateway)
+        if uplink is None:
+            raise errors.CniError(
+                errors.INVALID_CONFIG, f"gateway: {gateway} is not reachable from the node"
+            )
+        nft = self.nft()
+        tun = conf.tunnel
+        with Store(conf.state_dir, conf.name).node_lock():
+            try:
+                steering.ensure_node(nft, nl, mark=tun.mark, table=tun.table,
+                                     priority=tun.priority, gateway=gateway, uplink_index=uplink)
+                self._loosen_rp_filter(uplink, nl)
+            except OSError as exc:
+                raise _setup_error(exc, "transparent-tunnel node setup") from None
+        try:
+            steering.add_member(nft, addr, host)
+        except OSError as exc:
+            raise _setup_error(exc, f"steering set member {addr} . {host}") from None
+        undo.push(f"steering member {addr}", lambda: steering.remove_member(nft, addr, host))
+        faults.point("after-steering-member")
+        return gateway
+
+    @staticmethod
+    def _loosen_rp_filter(uplink: int, nl: Netlink) -> None:
+        # Packets of a local pod come back from the gateway on the uplink with a source
+        # that routes to a veth; strict reverse-path filtering would drop them.
+        from vfpnet.linux.netns import read_sysctl
+
+        if read_sysctl("net/ipv4/conf/all/rp_filter") == "1":
+            write_sysctl("net/ipv4/conf/all/rp_filter", "2")
+        name = _link_name(nl, uplink)
+        if name and read_sysctl(f"net/ipv4/conf/{name}/rp_filter") == "1":
+            write_sysctl(f"net/ipv4/conf/{name}/rp_filter", "2")
+
+    # -- DEL -----------------------------------------------------------------------
+    def delete(self, req: Request, record: dict[str, object] | None) -> None:
+        args = req.args
+        state = _backend_state(record)
+        host = str(state.get("hostInterface") or host_ifname(args.container_id, args.ifname))
+        with Netlink() as nl:
+            try:
+                nl.delete_link(host)  # the pod's link first: it is gone before its steering
+            except NetlinkError as exc:
+                raise _setup_error(exc, f"delete veth {host}") from None
+        if record is None or record.get("mode") == "transparent-tunnel":
+            # Members are keyed by the host veth too, so even without a record (or with
+            # one written before the addresses were known) they are found and removed.
+            from vfpnet.linux import steering
+
+            try:
+                members = steering.members(self.nft())
+                wanted = {(a, host) for a in _record_addresses(record)} if record else set()
+                for member in set(members) | wanted:
+                    if member[1] == host:
+                        steering.remove_member(self.nft(), *member)
+            except OSError as exc:
+                raise _setup_error(exc, f"remove steering members of {host}") from None
+
+    # -- CHECK ---------------------------------------------------------------------
+    def check(self, req: Request, record: dict[str, object]) -> None:
+        args = req.args
+        state = _backend_state(record)
+        host = str(state.get("hostInterface") or host_ifname(args.container_id, args.ifname))
+        mode = record.get("mode")
+        problems: list[str] = []
+        with Netlink() as nl:
+            link = nl.link(host)
+            if link is None:
+                raise _drift(f"host interface {host} is missing")
+            host_index, flags, _ = link
+            if not flags & 1:
+                problems.append(f"host interface {host} is down")
+            addresses = _record_addresses(record)
+            if mode == "l2bridge":
+                bridge = nl.link(str(state.get("bridge")))
+                from vfpnet.linux.netlink import IFLA_MASTER
+
+                master = link[2].get(IFLA_MASTER)
+                if bridge is None:
+                    problems.append(f"bridge {state.get('bridge')} is missing")
+                elif master is None or int.from_bytes(master, "little") != bridge[0]:
+                    problems.append(f"{host} is not attached to bridge {state.get('bridge')}")
+            else:
+                routes = nl.routes()
+                for address in addresses:
+                    if not any(r["dst"] == address and r["prefix"] == 32 and r["oif"] == host_index
+                               for r in routes):
+                        problems.append(f"host route {address}/32 dev {host} is missing")
+            if mode == "transparent-tunnel":
+                from vfpnet.linux import steering
+
+                tun = state.get("tunnel") or {}
+                assert isinstance(tun, dict)
+                members = steering.members(self.nft())
+                for address in addresses:
+                    if (address, host) not in members:
+                        problems.append(f"steering set member {address} . {host} is missing")
+                problems += steering.node_ready(self.nft(), nl, mark=int(tun.get("mark", 0)),
+                                                table=int(tun.get("table", 0)),
+                                                priority=int(tun.get("priority", 0)))
+        try:
+            with NetNS(args.netns):
+                pod = Netlink()
+        except OSError as exc:
+            raise _drift(f"CNI_NETNS {args.netns} cannot be entered: {exc.strerror}") from None
+        with pod:
+            pod_index = pod.link_index(args.ifname)
+            if pod_index is None:
+                problems.append(f"interface {args.ifname} in {args.netns} is missing")
+            else:
+                have = {a for a, _ in pod.addresses(pod_index)}
+                for address in addresses:
+                    if address not in have:
+                        problems.append(f"address {address} on {args.ifname} is missing")
+                if not any(r["prefix"] == 0 for r in pod.routes()):
+                    problems.append(f"default route in {args.netns} is missing")
+        if problems:
+            raise _drift("; ".join(problems))
+
+    # -- GC / STATUS ---------------------------------------------------------------
+    def gc(self, conf: NetConf, live: list[dict[str, object]]) -> list[str]:
+        """Remove steering members that no live record owns (e.g. after a crash)."""
+        from vfpnet.linux import steering
+
+        owned = set()
+        for record in live:
+            host = str(_backend_state(record).get("hostInterface") or host_ifname(
+                str(record.get("containerID")), str(record.get("ifname"))))
+            owned |= {(a, host) for a in _record_addresses(record)}
+        problems = []
+        try:
+            for member in steering.members(self.nft()):
+                if member not in owned:
+                    steering.remove_member(self.nft(), *member)
+        except OSError as exc:
+            problems.append(f"steering set: {exc}")
+        return problems
+
+    def status(self, conf: NetConf) -> None:
+        if not os.path.exists("/proc/sys/net/ipv4/ip_forward"):
+            raise errors.CniError(errors.NOT_AVAILABLE, "linux backend: no IPv4 networking here")
+        if conf.mode == "transparent-tunnel":
+            try:
+                self.nft()
+            except OSError as exc:
+                raise errors.CniError(
+                    errors.NOT_AVAILABLE, f"linux backend: libnftables unavailable: {exc}"
+                ) from None
+
+
+def _drift(msg: str) -> errors.CniError:
+    return errors.CniError(errors.CHECK_DRIFT, f"CHECK: {msg}")
+
+
+def _backend_state(record: dict[str, object] | None) -> dict[str, object]:
+    state = (record or {}).get("backend_state") or {}
+    return state if isinstance(state, dict) else {}
+
+
+def _record_addresses(record: dict[str, object]) -> list[str]:
+    ips = record.get("ips") or []
+    return [str(ip).split("/")[0] for ip in ips if ":" not in str(ip)]  # type: ignore[attr-defined]
+
+
+def _link_name(nl: Netlink, index: int) -> str | None:
+    from vfpnet.linux.netlink import _IFINFO, IFLA_IFNAME, NLM_F_DUMP, RTM_GETLINK, parse_attrs
+
+    for reply in nl.request(RTM_GETLINK, NLM_F_DUMP, _IFINFO.pack(0, 0, 0, 0, 0), "list links"):
+        if _IFINFO.unpack_from(reply)[2] == index:
+            name = parse_attrs(reply, _IFINFO.size).get(IFLA_IFNAME, b"")
+            return name.rstrip(b"\0").decode()
+    return None
