@@ -49,7 +49,6 @@ def twin(tmp_path: Path) -> Iterator[dict[str, Any]]:
     try:
         topology.build_fabric(prefix)
         topology.build_node(prefix, config, node)
-        fabric_ip, _ = node.uplink(config.vnet)
         state = windows_node.state_file(root, node.name)
         state.parent.mkdir(parents=True)
         emu = Emulator(str(state))
@@ -84,7 +83,7 @@ def twin(tmp_path: Path) -> Iterator[dict[str, Any]]:
             pods.append(PodRecord("default", name, "win1", "l2bridge" if name == "c"
                                   else "transparent-tunnel", netns, name, ip, ep["ID"]))
         for name in ("a", "b"):
-            emu.add_route(HostRoute(f"{ips[name]}/32", fabric_ip))
+            emu.add_route(HostRoute(f"{ips[name]}/32", GW))
         emu.close()
         nsg = parse_nsg({"virtualNetwork": ["10.250.0.0/16"], "securityRules": [
             {"name": "deny-a-b-80", "properties": {

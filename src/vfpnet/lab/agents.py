@@ -2,7 +2,8 @@
 
 `vfpnet agent --datastore files:DIR --dataplane nftables|hns --node NAME --once` inside
 the node's namespace, with the node's CNI state dir (where the CNI recorded each pod's
-K8S_POD_NAMESPACE/K8S_POD_NAME) and, on a Windows-twin node, its HNS emulator state.
+K8S_POD_NAMESPACE/K8S_POD_NAME), its own run dir (status file) and, on a Windows-twin
+node, its HNS emulator state (`--hns-state`).
 The lab never computes a rule itself.
 """
 
@@ -29,12 +30,13 @@ def run_agent(prefix: str, root: Path, node: NodeConfig) -> None:
     ndir = node_dir(root, node.name)
     dataplane = "hns" if node.os == "windows" else "nftables"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CNI_", "VFPNET_"))}
-    env["VFPNET_CNI_STATE_DIR"] = str(ndir / "cni")
+    args = ["--datastore", f"files:{root / 'datastore'}", "--dataplane", dataplane,
+            "--node", node.name, "--once", "--run-dir", str(ndir / "agent"),
+            "--cni-state-dir", str(ndir / "cni")]
     if node.os == "windows":
-        env["VFPNET_HNS_STATE"] = str(ndir / "hns.db")
-    res = in_ns(node_ns(prefix, node.name), agent_executable(), "agent", "--datastore",
-                f"files:{root / 'datastore'}", "--dataplane", dataplane, "--node", node.name,
-                "--once", env=env, check=False, timeout=120)
+        args += ["--hns-state", str(ndir / "hns.db")]
+    res = in_ns(node_ns(prefix, node.name), agent_executable(), "agent", *args, env=env,
+                check=False, timeout=120)
     (ndir / "agent.log").write_text(res.stdout + res.stderr, encoding="utf-8")
     if res.returncode != 0:
         lines = (res.stderr or res.stdout).strip().splitlines()

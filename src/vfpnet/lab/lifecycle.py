@@ -24,7 +24,7 @@ from vfpnet.lab.fabric_nsg import resolve_pod_refs
 from vfpnet.lab.placement import PodSpec, place_pods, write_datastore
 from vfpnet.lab.probing import ProbeResult, probe_specs, send_probes
 from vfpnet.lab.runstate import LabState, PodRecord, load_state, new_prefix, run_dir, save_state
-from vfpnet.lab.runtime import cni_add, netconf, result_ip, start_responder
+from vfpnet.lab.runtime import cni_add, hns_namespace, netconf, result_ip, start_responder
 from vfpnet.lab.teardown import teardown
 from vfpnet.lab.vfp_answer import expected_slice, vfp_answer
 from vfpnet.vfp import save_nsg
@@ -86,8 +86,12 @@ def _build(root: Path, config: ClusterConfig, pods: tuple[PodSpec, ...], state: 
         record = PodRecord(pod.namespace, pod.name, pod.node, pod.mode, netns, container)
         state.pods[pod.id] = record
         save_state(root, state)
+        sandbox = f"/var/run/netns/{netns}"
+        if node.os == "windows":
+            # The pod's namespace is made physical by the node's realization, from HNS.
+            sandbox = hns_namespace(root / "nodes" / node.name / "hns.db")
         result = cni_add(prefix, netconf(prefix, root, config, node, pod.mode), container,
-                         f"/var/run/netns/{netns}", pod)
+                         sandbox, pod)
         record.ip = result_ip(result, pod)
     save_state(root, state)
 

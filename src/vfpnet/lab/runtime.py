@@ -62,7 +62,7 @@ def netconf(prefix: str, root: Path, config: ClusterConfig, node: NodeConfig,
             }]],
         },
     }
-    if mode == "transparent-tunnel":
+    if mode == "transparent-tunnel" and node.os == "linux":
         # The fabric is every node's gateway: tunnelled pod traffic goes there first.
         conf["gateway"] = fabric_ip
     else:
@@ -113,6 +113,20 @@ def result_ip(result: dict[str, Any], pod: PodSpec) -> str:
         except ValueError:
             continue
     raise LabError(f"pod {pod.id}: CNI result has no IPv4 address")
+
+
+def hns_namespace(state: Path) -> str:
+    """A pod sandbox on a Windows-twin node: an HNS namespace, created as containerd does
+    through hcsshim before it calls the CNI with the namespace's GUID as CNI_NETNS."""
+    from vfpnet.hns.emulator import Emulator
+
+    emu = Emulator(str(state))
+    try:
+        doc = emu.create_namespace({"Type": "HostDefault",
+                                    "SchemaVersion": {"Major": 2, "Minor": 0}})
+    finally:
+        emu.close()
+    return str(doc["ID"])
 
 
 def start_responder(prefix: str, netns: str, pod: PodSpec) -> int:

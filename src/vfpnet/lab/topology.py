@@ -2,7 +2,9 @@
 
     pod netns --veth-- NODE netns --uplink (/30)-- FABRIC netns
                                                    routes each node's pod subnet to it;
-                                                   its nftables is the cloud NSG
+                                                   its nftables is the cloud NSG;
+                                                   on a Windows-twin node's uplink it also
+                                                   owns the pod subnet's gateway (.1)
 
 Names: `PREFIX-fabric`, `PREFIX-n-NODE`, `PREFIX-p-NS-NAME`; the fabric's end of node i's
 uplink is `PREFIXu<i>`, the node's end `uplink`. Nothing is created in the root namespace.
@@ -64,6 +66,12 @@ def build_node(prefix: str, config: ClusterConfig, node: NodeConfig) -> str:
     in_ns(fabric, "ip", "addr", "add", f"{fabric_ip}/30", "dev", far)
     in_ns(fabric, "ip", "link", "set", far, "up")
     in_ns(fabric, "ip", "route", "add", str(node.subnet(config.vnet)), "via", node_ip)
+    if node.os == "windows":
+        # As in an Azure VNet, the first host of a Windows node's pod subnet is the cloud's
+        # gateway: the fabric answers for it on the node's uplink.
+        gateway = str(node.subnet(config.vnet).network_address + 1)
+        in_ns(fabric, "ip", "addr", "add", f"{gateway}/32", "dev", far)
+        in_ns(ns, "ip", "route", "add", f"{gateway}/32", "dev", "uplink")
     return ns
 
 

@@ -5,7 +5,8 @@ makes their state physical, reading nothing but the state file:
 - the vSwitch is a Linux bridge `vsw` in the node's namespace; its ports are isolated, and
   the node answers ARP on it, so every packet from a pod meets the node's routing table
   as HNS's host route table would have it (a /32 host route via the gateway sends it out
-  through the uplink; the connected subnet keeps it on the vSwitch);
+  through the uplink; the subnet's route keeps it on the vSwitch); the subnet's gateway
+  is the fabric, as in an Azure VNet;
 - each endpoint is a veth: `eth0` with the endpoint's address, MAC and routes in the pod's
   namespace, the other end a vSwitch port;
 - host routes are routes of the node's namespace (a table for packets from the vSwitch);
@@ -49,9 +50,9 @@ def ensure_vswitch(prefix: str, config: ClusterConfig, node: NodeConfig) -> None
         return
     subnet = node.subnet(config.vnet)
     in_ns(ns, "ip", "link", "add", VSWITCH, "type", "bridge")
-    in_ns(ns, "ip", "addr", "add", f"{subnet.network_address + 1}/{subnet.prefixlen}", "dev",
-          VSWITCH)
     in_ns(ns, "ip", "link", "set", VSWITCH, "up")
+    # No address of the pod subnet on the node: its gateway (.1) is the fabric's.
+    in_ns(ns, "ip", "route", "add", str(subnet), "dev", VSWITCH, "scope", "link")
     sysctl(ns, f"net.ipv4.conf.{VSWITCH}.proxy_arp=1",
            f"net.ipv4.conf.{VSWITCH}.proxy_arp_pvlan=1",
            f"net.ipv4.neigh.{VSWITCH}.proxy_delay=0",
