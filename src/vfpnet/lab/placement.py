@@ -78,13 +78,20 @@ def write_datastore(config: ClusterConfig, addresses: Mapping[str, str], out: Pa
 
     Written to a temporary name and renamed, file by file, so an agent never reads half."""
     out.mkdir(parents=True, exist_ok=True)
-    for i, path in enumerate(manifest_files(config.manifests)):
+    root = config.manifests if config.manifests.is_dir() else config.manifests.parent
+    written: set[Path] = set()
+    for path in manifest_files(config.manifests):
         docs = [_with_status(doc, addresses) for doc in _documents(path)]
-        target = out / f"{i:03d}-{path.stem}.json"
+        # Named for the source file, so an edit replaces its own copy and nothing else.
+        target = out / (str(path.relative_to(root)).replace("/", "__") + ".json")
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
                        encoding="utf-8")
         tmp.rename(target)
+        written.add(target)
+    for stale in out.glob("*.json"):
+        if stale not in written:  # a manifest file deleted while the lab runs
+            stale.unlink()
 
 
 def _documents(path: Path) -> Iterator[dict[str, Any]]:
