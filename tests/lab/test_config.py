@@ -28,7 +28,8 @@ def _write(tmp: Path, cluster: str, pods: str = "") -> Path:
     return path
 
 
-GOOD = "vnet: 10.250.0.0/16\nmanifests: m\nnodes: [{name: n1, os: linux}, {name: w1, os: windows, mode: l2bridge}]\n"
+GOOD = ("vnet: 10.250.0.0/16\nmanifests: m\n"
+        "nodes: [{name: n1, os: linux}, {name: w1, os: windows, mode: l2bridge}]\n")
 
 
 def test_valid_cluster_gives_nodes_with_their_subnets_and_uplinks(tmp_path: Path) -> None:
