@@ -37,6 +37,8 @@ def add_parser(subparsers: Any) -> None:
     probe.add_argument("--format", choices=("table", "json", "html"), default="table")
     probe.add_argument("-o", "--output", metavar="FILE",
                        help="write the output here instead of stdout (e.g. the HTML page)")
+    probe.add_argument("--html", metavar="FILE",
+                       help="also write the HTML page here (one probe, two outputs)")
     probe.set_defaults(func=run_probe)
     status = sub.add_parser("status", help="what is running")
     status.add_argument("--format", choices=("text", "json"), default="text")
@@ -66,6 +68,11 @@ def run_probe(args: argparse.Namespace) -> int:
         text = report_html(report)
     else:
         text = report_table(report)
+    if args.html:
+        from vfpnet.lab.html_page import report_html
+
+        with open(args.html, "w", encoding="utf-8") as f:
+            f.write(report_html(report))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)

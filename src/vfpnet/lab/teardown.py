@@ -58,6 +58,8 @@ def teardown(root: Path, state: LabState | None = None) -> list[str]:
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 child.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a file written into it meanwhile stays
+            root.rmdir()
         removed.append(f"run dir {root}")
     return removed
 
