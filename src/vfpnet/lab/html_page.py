@@ -24,7 +24,8 @@ LABELS = {"allowed": "allowed", "denied-policy": "denied by policy",
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:20px;color:#222}
-h1{font-size:20px;margin:0 0 6px} .sub{color:#555;margin-bottom:12px}
+h1{font-size:20px;margin:0 0 6px} h2{font-size:16px;margin:18px 0 4px}
+ul{margin:0;padding-left:20px;font-size:13px} .sub{color:#555;margin-bottom:12px}
 table{border-collapse:collapse} td,th{border:1px solid #fff;padding:0}
 td.c{width:26px;height:26px;text-align:center;font-size:12px;color:#fff;font-weight:bold}
 td.self{background:#e4e4e4} td.none{background:#f4f4f4}
@@ -95,8 +96,29 @@ def report_html(report: ProbeReport) -> str:
                 continue
             out.append(_cell(pairs.get((src.id, dst.id), []), src.id, dst.id))
         out.append("</tr>")
-    out.append("</table></body></html>")
+    out.append("</table>")
+    out.extend(_listing("Denied by the NSG (traffic that leaves its node)",
+                        [r for r in report.results if r.expected.outcome == "denied-nsg"]))
+    out.extend(_listing("Disagreements", report.disagreements, empty="none"))
+    out.append("</body></html>")
     return "".join(out)
+
+
+def _listing(title: str, results: list[ProbeResult], empty: str = "") -> list[str]:
+    if not results and not empty:
+        return []
+    out = [f"<h2>{escape(title)}</h2><ul>"]
+    if not results:
+        out.append(f"<li>{escape(empty)}</li>")
+    for r in results:
+        vfp = (f"; VFP {'allow' if r.vfp.allowed else 'block'}: {r.vfp.detail}"
+               if r.vfp is not None else "")
+        out.append(f"<li><b>{escape(r.spec.src)} → {escape(r.spec.dst)} "
+                   f"{escape(r.spec.protocol)}/{r.spec.port}</b>: expected "
+                   f"{escape(LABELS[r.expected.outcome])} ({escape(r.expected.decided_by)}); "
+                   f"packets {'passed' if r.observed else 'blocked'}{escape(vfp)}</li>")
+    out.append("</ul>")
+    return out
 
 
 def _cell(results: list[ProbeResult], src: str, dst: str) -> str:
