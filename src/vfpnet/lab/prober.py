@@ -1,9 +1,10 @@
 """A pod's prober: `python -m vfpnet.lab.prober` inside the source pod's namespace.
 
-Reads `{"timeout": S, "parallel": N, "targets": [[key, "TCP"|"UDP", ip, port], ...]}` on
+Reads `{"timeout": S, "parallel": N, "targets": [[key, PROTOCOL, ip, port], ...]}` on
 stdin and prints `{key: true|false}`: whether a real connection got its answer (TCP: the
-responder's `ok`; UDP: the echo of a random payload). A target that fails is tried once
-more, so a lost first packet (neighbour resolution) is not read as a block.
+responder's `ok`; UDP: the echo of a random payload; SCTP: an INIT-ACK to our INIT).
+A target that fails is tried once more, so a lost first packet (neighbour resolution)
+is not read as a block.
 """
 
 from __future__ import annotations
@@ -37,10 +38,34 @@ def _udp(ip: str, port: int, timeout: float) -> bool:
             return False
 
 
+def _sctp(ip: str, port: int, timeout: float) -> bool:
+    """An INIT answered by an INIT-ACK carrying our tag (see `vfpnet.lab.sctp_wire`)."""
+    import time
+
+    from vfpnet.lab import sctp_wire as wire
+
+    tag = int.from_bytes(os.urandom(4), "big") or 1
+    sport = 32768 + int.from_bytes(os.urandom(2), "big") % 28000
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, wire.IPPROTO_SCTP) as s:
+        s.sendto(wire.packet(sport, port, 0, wire.init_chunk(tag, tag)), (ip, 0))
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            s.settimeout(left)
+            try:
+                seen = wire.parse(s.recv(65535))
+            except OSError:
+                return False
+            if seen == (ip, port, sport, tag, wire.INIT_ACK, seen[5] if seen else 0):
+                return True
+    return False
+
+
+_PROBES = {"TCP": _tcp, "UDP": _udp, "SCTP": _sctp}
+
+
 def probe(target: list[object], timeout: float) -> bool:
     _, proto, ip, port = target
-    fn = _tcp if proto == "TCP" else _udp
-    return fn(str(ip), int(str(port)), timeout)
+    return _PROBES[str(proto)](str(ip), int(str(port)), timeout)
 
 
 def main() -> int:

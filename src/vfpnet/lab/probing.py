@@ -1,4 +1,4 @@
-"""Real connections between pods: every ordered pair, every declared TCP/UDP port.
+"""Real connections between pods: every ordered pair, every declared port (TCP, UDP, SCTP).
 
 One prober process per source pod runs inside that pod's namespace (so traffic starts
 where the pod's would), a bounded number of them at once, each with a bounded number of
@@ -22,9 +22,8 @@ from vfpnet.lab.vfp_answer import VfpAnswer
 PROBE_TIMEOUT = 0.8
 PROCESSES = 8
 CONNECTIONS_PER_PROCESS = 32
-# SCTP needs a kernel SCTP stack for a real association; this kernel has none (raw
-# sockets only), so SCTP ports are listed but not probed.
-PROBED_PROTOCOLS = ("TCP", "UDP")
+# SCTP is probed with a raw INIT / INIT-ACK exchange (the kernel has no SCTP stack).
+PROBED_PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
 @dataclass(frozen=True)

@@ -133,8 +133,7 @@ def start_responder(prefix: str, netns: str, pod: PodSpec) -> int:
     """Start the pod's responder; its pid once it has bound every port."""
     args: list[str] = []
     for port in pod.ports:
-        if port.protocol in ("TCP", "UDP"):
-            args += [f"--{port.protocol.lower()}", str(port.port)]
+        args += [f"--{port.protocol.lower()}", str(port.port)]
     proc = subprocess.Popen(
         ["ip", "netns", "exec", netns, sys.executable, "-m", "vfpnet.lab.responder",
          "--lab", prefix, *args],
