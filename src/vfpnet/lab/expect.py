@@ -1,10 +1,12 @@
 """What should happen to each probe: the policy's answer (as `vfpnet reach` gives it, at
 pod level) and, for traffic that crosses the fabric, the cloud NSG's.
 
-Traffic crosses the fabric when the pods are on different nodes, or on one node when the
-source pod is in transparent-tunnel mode (its traffic is steered to the gateway) or,
-on a Windows-twin node, when the destination is (HNS's /32 host route via the gateway
-takes the packet out through the uplink). Along the path the first that blocks decides:
+Traffic crosses the fabric when the pods are on different nodes, or on one node: on a
+Linux node when the source pod is in transparent-tunnel mode (the CNI steers all its
+traffic to the gateway); on a Windows-twin node when the destination pod is (the CNI's
+/32 host route via the gateway takes packets for it out through the uplink) or when the
+two pods are in different HNS networks (the lab makes one per mode; the vSwitch forwards
+directly only within a network). Along the path the first that blocks decides:
 egress policy at the source, the NSG's Outbound then Inbound rules, ingress policy at
 the destination.
 """
@@ -72,9 +74,9 @@ def describe(v: DirectionVerdict) -> str:
 def crosses_fabric(src: PodRecord, dst: PodRecord, windows_nodes: frozenset[str]) -> bool:
     if src.node != dst.node:
         return True
-    if src.mode == "transparent-tunnel":
-        return True
-    return src.node in windows_nodes and dst.mode == "transparent-tunnel"
+    if src.node in windows_nodes:
+        return dst.mode == "transparent-tunnel" or src.mode != dst.mode
+    return src.mode == "transparent-tunnel"
 
 
 def expect(cluster: Cluster, pods: dict[str, PodRecord], workloads: dict[str, Workload],

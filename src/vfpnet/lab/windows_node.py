@@ -9,7 +9,9 @@ makes their state physical, reading nothing but the state file:
   is the fabric, as in an Azure VNet;
 - each endpoint is a veth: `eth0` with the endpoint's address, MAC and routes in the pod's
   namespace, the other end a vSwitch port;
-- host routes are routes of the node's namespace (a table for packets from the vSwitch);
+- host routes are routes of the node's namespace, in tables for packets from the vSwitch
+  (one per HNS network: endpoints of another network are reached via the gateway, as
+  the VFP path model has it);
 - each endpoint's VFP port is a pair of nftables chains generated from `build_port` of
   the endpoint (`vfpnet.lab.vfp_ports`), replaced in one transaction on every sync.
 """
@@ -33,10 +35,11 @@ from vfpnet.vfp.path import NodeSnapshot, network_subnets
 from vfpnet.vfp.port import build_port
 
 VSWITCH = "vsw"
-# Host routes live in their own table, consulted for packets from the vSwitch only: a
-# packet that a /32 route sent to the gateway comes back on the uplink and must then be
-# delivered, not sent out again (HNS applies the host route to the sender's packet).
-HOST_ROUTE_TABLE = "100"
+# Routing for packets from the vSwitch lives in tables of its own (one per HNS network),
+# chosen by `ip rule` for packets that enter from the vSwitch only: a packet sent to the
+# gateway comes back on the uplink and must then be delivered, not sent out again.
+RULE_PRIORITY = 100
+FIRST_TABLE = 100
 
 
 def vfp_table(prefix: str) -> str:
@@ -58,8 +61,6 @@ def ensure_vswitch(prefix: str, config: ClusterConfig, node: NodeConfig) -> None
            f"net.ipv4.neigh.{VSWITCH}.proxy_delay=0",
            "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
            f"net.ipv4.conf.{VSWITCH}.rp_filter=0", "net.ipv4.conf.uplink.rp_filter=0")
-    in_ns(ns, "ip", "rule", "add", "iif", VSWITCH, "lookup", HOST_ROUTE_TABLE, "priority",
-          "100")
 
 
 def state_file(root: Path, node: str) -> Path:
@@ -80,7 +81,7 @@ def realize(prefix: str, root: Path, config: ClusterConfig, node: NodeConfig,
                            f"{pod.ip or '(none)'}")
         pod.endpoint = endpoint_id(ep)
         _plug(prefix, ns, pod, ep, snap, f"{prefix}e{index}")
-    _sync_routes(ns, snap)
+    _sync_routes(ns, snap, local)
     nft_apply(ns, ports_ruleset(vfp_table(prefix), VSWITCH, [build_port(ep) for ep in local]))
     return snap
 
@@ -129,18 +130,39 @@ def _gateway(ep: Mapping[str, Any], snap: NodeSnapshot) -> str | None:
     return None
 
 
-def _sync_routes(ns: str, snap: NodeSnapshot) -> None:
-    want = {(r.prefix, r.next_hop) for r in snap.routes
-            if ipaddress.ip_network(r.prefix).version == 4}
-    have = set()
-    table = ("table", HOST_ROUTE_TABLE)
-    listed = in_ns(ns, "ip", "-j", "route", "show", *table, check=False)
-    current = json.loads(listed.stdout) if listed.returncode == 0 and listed.stdout.strip() else []
-    for route in current:
-        dst = route["dst"] if "/" in route["dst"] else f"{route['dst']}/32"
-        if route.get("gateway"):
-            have.add((dst, route["gateway"]))
-    for dst, gw in have - want:
-        in_ns(ns, "ip", "route", "del", dst, "via", gw, *table, check=False)
-    for dst, gw in sorted(want - have):
-        in_ns(ns, "ip", "route", "replace", dst, "via", gw, *table)
+def _sync_routes(ns: str, snap: NodeSnapshot, local: list[Mapping[str, Any]]) -> None:
+    """The node's routing for packets from the vSwitch, as the VFP path model has it.
+
+    Per HNS network one table, chosen by the source endpoint's address: the network's own
+    endpoints are on the vSwitch (`/32 dev vsw`) unless a host route names them; host
+    routes go via their next hop; the rest (other networks, other subnets, other nodes)
+    goes via the network's gateway out through the uplink. Replaced whole on every sync.
+    """
+    listed = in_ns(ns, "ip", "-j", "rule", "show", check=False)
+    for rule in json.loads(listed.stdout) if listed.stdout.strip() else []:
+        if rule.get("priority") == RULE_PRIORITY:
+            in_ns(ns, "ip", "rule", "del", "priority", str(RULE_PRIORITY), check=False)
+    host_routes = {r.prefix: r.next_hop for r in snap.routes
+                   if ipaddress.ip_network(r.prefix).version == 4}
+    networks = sorted({str(ep.get("HostComputeNetwork") or "").upper() for ep in local})
+    for index, network in enumerate(networks):
+        table = str(FIRST_TABLE + index)
+        in_ns(ns, "ip", "route", "flush", "table", table, check=False)
+        members = [ep for ep in local
+                   if str(ep.get("HostComputeNetwork") or "").upper() == network]
+        gateway = next((g for g in (_gateway(ep, snap) for ep in members) if g), None)
+        for ep in members:
+            for address in endpoint_addresses(ep):
+                if ipaddress.ip_address(address).version != 4:
+                    continue
+                in_ns(ns, "ip", "rule", "add", "iif", VSWITCH, "from", f"{address}/32",
+                      "lookup", table, "priority", str(RULE_PRIORITY))
+                if f"{address}/32" not in host_routes:
+                    in_ns(ns, "ip", "route", "add", f"{address}/32", "dev", VSWITCH, "table",
+                          table)
+        for prefix, next_hop in sorted(host_routes.items()):
+            in_ns(ns, "ip", "route", "replace", prefix, "via", next_hop, "dev", "uplink",
+                  "onlink", "table", table)
+        if gateway:
+            in_ns(ns, "ip", "route", "add", "default", "via", gateway, "dev", "uplink",
+                  "onlink", "table", table)
