@@ -3,8 +3,8 @@
 Reads `{"timeout": S, "parallel": N, "targets": [[key, PROTOCOL, ip, port], ...]}` on
 stdin and prints `{key: true|false}`: whether a real connection got its answer (TCP: the
 responder's `ok`; UDP: the echo of a random payload; SCTP: an INIT-ACK to our INIT).
-A target that fails is tried once more, so a lost first packet (neighbour resolution)
-is not read as a block.
+A target that fails is tried once more with twice the timeout, so a lost first packet
+(neighbour resolution) or a slow moment of a loaded machine is not read as a block.
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def main() -> int:
     with ThreadPoolExecutor(max_workers=int(request.get("parallel", 16))) as pool:
         first = list(pool.map(lambda t: probe(t, timeout), targets))
         again = [t for t, ok in zip(targets, first, strict=True) if not ok]
+        # A loaded machine may be slow to answer: the second try waits longer.
         second = dict(zip((str(t[0]) for t in again),
-                          pool.map(lambda t: probe(t, timeout), again), strict=True))
+                          pool.map(lambda t: probe(t, 2 * timeout), again), strict=True))
     out = {str(t[0]): ok or second.get(str(t[0]), False)
            for t, ok in zip(targets, first, strict=True)}
     json.dump(out, sys.stdout)
