@@ -9,6 +9,7 @@ so a policy edited while the lab runs is what the next probe sees.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ class ProbeReport:
 
 def up(config_path: str, root: Path | None = None) -> LabState:
     root = root or run_dir()
+    if os.geteuid() != 0:
+        raise LabError("lab up: needs root (it creates network namespaces)")
     previous = load_state(root)
     if previous is not None and previous.phase == "up" and topology.fabric_ns(
             previous.prefix) in netns_list():
