@@ -22,7 +22,6 @@ without IPs is matched by selectors only). Host-network pods are ordinary pods h
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -488,12 +487,3 @@ def compile_cluster(
     return CompiledCluster(
         endpoints={endpoint_key(w): w for w in universe}, ingress=ingress, egress=egress
     )
-
-
-def address_in_cluster(compiled: CompiledCluster, ip: str) -> EndpointKey | None:
-    """The endpoint that owns `ip`, if any (an IR peer is then that endpoint, not an address)."""
-    addr = ipaddress.ip_address(ip)
-    for key, w in compiled.endpoints.items():
-        if addr in w.ips:
-            return key
-    return None
