@@ -308,6 +308,7 @@ class _Compiler:
         self._memo: dict[tuple[object, ...], list[Rule]] = {}
         self._content_memo: dict[tuple[object, ...], list[Match]] = {}
         self._specs: dict[int, _PortSpec] = {}
+        self._tier_memo: dict[tuple[object, ...], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
         self._endpoint_memo: dict[
             tuple[object, ...], tuple[tuple[Rule, ...], tuple[str, ...]]
         ] = {}
@@ -452,11 +453,16 @@ class _Compiler:
         cluster_policies: tuple[ClusterPolicy, ...],
         network_policies: tuple[NetworkPolicy, ...],
     ) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
-        admin: list[Rule] = []
-        baseline: list[Rule] = []
-        for policy in cluster_policies:
-            target = admin if policy.tier == "Admin" else baseline
-            target.extend(self._cluster_policy_rules(policy, direction, w))
+        # The cluster policy part is shared by every endpoint those policies select.
+        cp_key = (tuple(id(p) for p in cluster_policies), direction, w.ports)
+        tiers = self._tier_memo.get(cp_key)
+        if tiers is None:
+            admin: list[Rule] = []
+            baseline: list[Rule] = []
+            for policy in cluster_policies:
+                target = admin if policy.tier == "Admin" else baseline
+                target.extend(self._cluster_policy_rules(policy, direction, w))
+            tiers = self._tier_memo[cp_key] = (tuple(admin), tuple(baseline))
         netpol: list[Rule] = []
         isolated_by: list[str] = []
         for np in network_policies:
@@ -466,7 +472,7 @@ class _Compiler:
             netpol.extend(self._network_policy_rules(np, direction, w))
         if isolated_by:
             netpol.append(ISOLATION_DENY)
-        return (*admin, *netpol, *baseline), tuple(isolated_by)
+        return (*tiers[0], *netpol, *tiers[1]), tuple(isolated_by)
 
 
 def compile_cluster(
