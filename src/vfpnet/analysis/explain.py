@@ -92,6 +92,22 @@ def explain(cluster: Cluster, src: str, dst: str, port: int, protocol: str = "TC
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port}: must be a port number from 1 to 65535")
     workloads = fold_owned_pods(cluster.workloads)
-    src_w = find_workload(workloads, src, "--from")
-    dst_w = find_workload(workloads, dst, "--to")
+    src_w = _find(cluster, workloads, src, "--from")
+    dst_w = _find(cluster, workloads, dst, "--to")
     return explain_flow(cluster, src_w, dst_w, proto, port)
+
+
+def _find(cluster: Cluster, nodes: tuple[Workload, ...], ref: str, option: str) -> Workload:
+    """The node named `ref`, or the node a controller-made Pod named `ref` belongs to."""
+    try:
+        return find_workload(nodes, ref, option)
+    except InputError as not_a_node:
+        try:
+            pod = find_workload(cluster.workloads, ref, option)
+        except InputError:
+            raise not_a_node from None
+        (folded,) = fold_owned_pods([pod])
+        for w in nodes:
+            if (w.namespace, w.kind, w.name) == (folded.namespace, folded.kind, folded.name):
+                return w
+        raise
