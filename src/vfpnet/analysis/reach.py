@@ -311,28 +311,29 @@ def reach(cluster: Cluster, external: bool = True) -> ReachResult:
     cc = class_connectivity(cluster, classes, external)
     sets = cc.table.sets
     member_ids = [sorted(by_workload[w].id for w in c.members) for c in classes]
-    connections: list[Connection] = []
+    # (src, dst, port set id) triples sort fast; Connections are made once, in order.
+    triples: list[tuple[str, str, int]] = []
     for s, row in cc.rows.items():
         for d, ports_id in row.items():
-            ports = sets[ports_id]
             for src in member_ids[s]:
                 for dst in member_ids[d]:
                     if src != dst:
-                        connections.append(Connection(src, dst, ports))
+                        triples.append((src, dst, ports_id))
     used: dict[AddressRange, Node] = {}
     for d, vector in enumerate(cc.from_ranges):
         for i, pid in enumerate(vector):
             if pid:
                 node = _range_node(cc.sources[i], used)
-                connections.extend(Connection(node, dst, sets[pid]) for dst in member_ids[d])
+                triples.extend((node, dst, pid) for dst in member_ids[d])
     for s, vector in enumerate(cc.to_ranges):
         for i, pid in enumerate(vector):
             if pid:
                 node = _range_node(cc.destinations[i], used)
-                connections.extend(Connection(src, node, sets[pid]) for src in member_ids[s])
-    connections.sort(key=lambda c: (c.src, c.dst))
+                triples.extend((src, node, pid) for src in member_ids[s])
+    triples.sort()
+    connections = tuple(Connection(src, dst, sets[pid]) for src, dst, pid in triples)
     nodes = tuple(sorted((*workload_nodes, *used.values()), key=lambda n: n.id))
-    return ReachResult(nodes=nodes, connections=tuple(connections), warnings=cluster.warnings)
+    return ReachResult(nodes=nodes, connections=connections, warnings=cluster.warnings)
 
 
 def _range_node(r: AddressRange, used: dict[AddressRange, Node]) -> str:
