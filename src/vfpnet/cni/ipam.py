@@ -58,7 +58,11 @@ class IpamCall:
         os.close(out_w)
         self._out = out_r
         try:
-            os.write(in_w, stdin)  # netconfs are far below the pipe buffer size
+            view = memoryview(stdin)
+            while view:  # a write past the pipe buffer can return short when the reader goes
+                view = view[os.write(in_w, view):]
+        except BrokenPipeError:
+            pass  # it stopped reading (e.g. VERSION): its answer and exit status tell
         finally:
             os.close(in_w)
         self._result: dict[str, object] | None = None
