@@ -6,6 +6,7 @@ packages=(
   iproute2 nftables libnftables1 iputils-ping conntrack   # the Linux dataplane
   podman runc containernetworking-plugins busybox-static  # a real runtime + reference CNI plugins
   etcd-server                                             # the etcd datastore
+  openssl                                                 # test certificates (kubernetes datastore over TLS)
   chromium                                                # screenshot of the lab's HTML page
 )
 missing=()

@@ -12,6 +12,12 @@ import sys
 
 # Subcommand name -> module that defines `add_parser(subparsers)`.
 SUBCOMMANDS: dict[str, str] = {
+    "reach": "vfpnet.cli.reach",
+    "explain": "vfpnet.cli.explain",
+    "hns": "vfpnet.cli.hns",
+    "vfp": "vfpnet.cli.vfp",
+    "agent": "vfpnet.cli.agent",
+    "lab": "vfpnet.cli.lab",
 }
 
 

@@ -155,6 +155,14 @@ def check_ifname(value: str, field: str, code: int = errors.INVALID_ENVIRONMENT)
         raise errors.CniError(code, f"{field}: {value!r} is not a valid interface name")
 
 
+def is_guid(value: str) -> bool:
+    """'3f2c...-...' (8-4-4-4-12 hex digits, braces allowed), without importing uuid."""
+    parts = value.strip("{}").split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
+        c in "0123456789abcdefABCDEF" for p in parts for c in p
+    )
+
+
 def parse_stdin(data: bytes) -> dict[str, object]:
     try:
         raw = loads(data)

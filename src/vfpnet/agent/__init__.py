@@ -1,0 +1,1 @@
+"""The policy agent: datastore sync -> per-endpoint rules -> a dataplane driver."""

@@ -1,0 +1,181 @@
+"""The IR of one endpoint and direction as a flat, first-match list of address rules.
+
+Dataplanes match addresses, not endpoint keys, and neither nftables verdict order nor
+HNS ACL priorities have the IR's PASS ("skip the rest of this stage"). `flatten` resolves
+an `EndpointRules` into `AddressRule`s that any first-match dataplane renders one to one:
+
+- peers become an `AddressSet`: every IP of each peer endpoint, and each CIDR minus its
+  excepts as exact prefixes (an except rendered as a Block above its Allow would also
+  shadow a later rule that allows the excepted range, so the subtraction is done here);
+- a PASS rule is replaced, in place, by the rules of the following stages restricted to
+  the PASS rule's own match (what PASS means: for that traffic, the next stage decides),
+  ending with the default for that region;
+- the list always ends with the default (allow everything), so a renderer never needs a
+  default of its own; rules after one that covers everything left are dropped.
+
+`ports=None` means every protocol (the IR's ALL_PORTS: a rule with no ports); a `PortSet`
+means those TCP/UDP/SCTP ports only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from vfpnet.policy.ir import Action, CidrBlock, EndpointKey, EndpointRules, PeerSet, Rule, Stage
+from vfpnet.policy.portset import PortSet
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class AddressSet:
+    """`any_address`, or exactly the addresses of `networks` (collapsed, sorted, v4 first)."""
+
+    any_address: bool = False
+    networks: tuple[Network, ...] = ()
+
+    @staticmethod
+    def of(networks: Iterable[Network]) -> AddressSet:
+        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+        v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+        return AddressSet(
+            networks=(*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))
+        )
+
+    def is_empty(self) -> bool:
+        return not self.any_address and not self.networks
+
+    def hosts_only(self) -> bool:
+        """True when every network is a single address (a hash set suffices)."""
+        return all(n.num_addresses == 1 for n in self.networks)
+
+    def intersection(self, other: AddressSet) -> AddressSet:
+        if self.any_address:
+            return other
+        if other.any_address:
+            return self
+        out: list[Network] = []
+        for a in self.networks:
+            for b in other.networks:
+                if a.version != b.version:
+                    continue
+                if a.subnet_of(b):  # type: ignore[arg-type]
+                    out.append(a)
+                elif b.subnet_of(a):  # type: ignore[arg-type]
+                    out.append(b)
+        return AddressSet.of(out)
+
+
+ANY_ADDRESS = AddressSet(any_address=True)
+
+
+@dataclass(frozen=True)
+class AddressRule:
+    """Match `remote` (the source for ingress, the destination for egress) and `ports`,
+    then `action` (ALLOW or DENY). `origin` says which policy rule it comes from."""
+
+    action: Action
+    remote: AddressSet
+    ports: PortSet | None
+    origin: str
+
+
+def _intersect_ports(a: PortSet | None, b: PortSet | None) -> PortSet | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a.intersection(b)
+
+
+def _ports_empty(ports: PortSet | None) -> bool:
+    return ports is not None and ports.is_empty()
+
+
+def cidr_networks(block: CidrBlock) -> list[Network]:
+    """`block.cidr` minus its excepts, as exact prefixes."""
+    pieces: list[Network] = [ipaddress.ip_network(block.cidr, strict=False)]
+    for text in block.excepts:
+        cut = ipaddress.ip_network(text, strict=False)
+        next_pieces: list[Network] = []
+        for piece in pieces:
+            if piece.version != cut.version or not piece.overlaps(cut):
+                next_pieces.append(piece)
+            elif piece.subnet_of(cut):  # type: ignore[arg-type]
+                continue
+            else:
+                next_pieces.extend(piece.address_exclude(cut))  # type: ignore[arg-type]
+        pieces = next_pieces
+    return pieces
+
+
+def peer_addresses(peers: PeerSet, ips: Callable[[EndpointKey], Sequence[str]]) -> AddressSet:
+    if peers.any_peer:
+        return ANY_ADDRESS
+    networks: list[Network] = []
+    for key in peers.endpoints:
+        networks.extend(ipaddress.ip_network(ip) for ip in ips(key))
+    for block in peers.cidrs:
+        networks.extend(cidr_networks(block))
+    return AddressSet.of(networks)
+
+
+def origin_of(rule: Rule) -> str:
+    p = rule.provenance
+    if p.policy is None:
+        return f"{p.tier} isolation" if rule.action is Action.DENY else p.tier
+    name = f" {p.rule_name!r}" if p.rule_name else ""
+    return f"{p.kind} {p.policy} rule {p.rule}{name}"
+
+
+def flatten(
+    rules: EndpointRules, ips: Callable[[EndpointKey], Sequence[str]]
+) -> tuple[AddressRule, ...]:
+    """The first-match address rules equal to `rules` (see the module docstring)."""
+    stages: Mapping[Stage, tuple[Rule, ...]] = {s: rules.stage_rules(s) for s in Stage}
+    resolved: dict[int, AddressSet] = {}
+
+    def addresses(rule: Rule) -> AddressSet:
+        found = resolved.get(id(rule))
+        if found is None:
+            found = resolved[id(rule)] = peer_addresses(rule.peers, ips)
+        return found
+
+    def region(first: Stage, remote: AddressSet, ports: PortSet | None) -> list[AddressRule]:
+        out: list[AddressRule] = []
+        for stage in (s for s in Stage if s >= first):
+            for rule in stages[stage]:
+                rule_ports = None if rule.ports.is_all() else rule.ports
+                sub_remote = remote.intersection(addresses(rule))
+                sub_ports = _intersect_ports(ports, rule_ports)
+                if sub_remote.is_empty() or _ports_empty(sub_ports):
+                    continue
+                covers = sub_remote == remote and sub_ports == ports
+                if rule.action is Action.PASS:
+                    if stage is not Stage.BASELINE:
+                        out.extend(region(Stage(stage + 1), sub_remote, sub_ports))
+                    else:
+                        out.append(AddressRule(rules.default, sub_remote, sub_ports, "Default"))
+                else:
+                    out.append(AddressRule(rule.action, sub_remote, sub_ports, origin_of(rule)))
+                if covers:
+                    return out
+        out.append(AddressRule(rules.default, remote, ports, "Default"))
+        return out
+
+    return tuple(region(Stage.ADMIN, ANY_ADDRESS, None))
+
+
+def first_match(
+    rules: Sequence[AddressRule], remote_ip: str, protocol: str, port: int
+) -> AddressRule:
+    """The rule that decides a flow (the reference reading of a flattened list)."""
+    address = ipaddress.ip_address(remote_ip)
+    for rule in rules:
+        if rule.ports is not None and not rule.ports.contains(protocol, port):
+            continue
+        if rule.remote.any_address or any(address in n for n in rule.remote.networks):
+            return rule
+    raise ValueError("a flattened list always ends with a rule that matches everything")
