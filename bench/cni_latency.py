@@ -67,6 +67,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--all-modes", action="store_true",
                         help="also time vfpnet's transparent and transparent-tunnel modes")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=EXE",
+                        help="also time another vfpnet executable (l2bridge), e.g. an A/B "
+                             "of a change in the same interleaved rounds")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         print("cni_latency: needs root (creates network namespaces)", file=sys.stderr)
@@ -83,6 +86,12 @@ def main() -> int:
         for i, mode in enumerate(("transparent", "transparent-tunnel")):
             plugins[mode] = (VFPNET, _conf(f"{prefix}m{i}", "vfpnet", f"10.244.{63 + i}.0/24",
                                            tmp, prefix, mode))
+    for i, spec in enumerate(opts.also):
+        label, _, exe = spec.partition("=")
+        if not exe:
+            parser.error(f"--also {spec!r}: expected NAME=EXE")
+        plugins[label] = (exe, _conf(f"{prefix}a{i}", "vfpnet", f"10.244.{70 + i}.0/24",
+                                     tmp, prefix))
     times: dict[tuple[str, str], list[float]] = {
         (p, c): [] for p in plugins for c in ("ADD", "DEL")
     }
