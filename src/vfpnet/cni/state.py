@@ -6,6 +6,7 @@ environment variable VFPNET_CNI_STATE_DIR which wins):
     node.lock                                  flock for node-wide objects (tunnel table, rules)
     <network>/lock                             flock held by every ADD/DEL/CHECK/GC of the network
     <network>/endpoints/<containerID>:<ifname>.json   one record per attachment
+    .ipam-versions/<plugin path>.versions      IPAM plugins' VERSION answers (`vfpnet.cni.ipam`)
 
 A record is written (atomically: temp file, rename; no fsync, which costs tens of ms
 on a busy disk: records guard against a killed plugin, and after a power loss the
