@@ -48,7 +48,7 @@ class _TrackedIpam:
         self.undo = undo
         self.answered: dict[str, object] | None = None
 
-    def result(self) -> dict[str, object]:
+    def result(self, record: bool = True) -> dict[str, object]:
         if self.answered is None:
             try:
                 result = self.call.result()
@@ -59,7 +59,8 @@ class _TrackedIpam:
             # Release first registered: if anything after this fails, the address goes back.
             self.undo.push("ipam allocation", self._release)
             self.record["ips"] = [ip["address"] for ip in result["ips"]]  # type: ignore[attr-defined]
-            self.store.write(self.record)
+            if record:  # else the ready record is the first to carry them (the backend said)
+                self.store.write(self.record)
         return self.answered
 
     def settle(self) -> None:
@@ -84,7 +85,7 @@ class _GivenIpam:
     def __init__(self, prev: dict[str, object]) -> None:
         self.prev = prev
 
-    def result(self) -> dict[str, object]:
+    def result(self, record: bool = True) -> dict[str, object]:
         return self.prev
 
     def settle(self) -> None:
