@@ -16,6 +16,7 @@ DEL removes the veth first (the pod is gone), then the set member.
 
 from __future__ import annotations
 
+import _thread
 import os
 
 from vfpnet.cni import errors, faults
@@ -315,8 +316,14 @@ class LinuxBackend:
                 # one netlink batch for the recorded members; a full sweep by host veth
                 # (libnftables) only when that is not the whole story (no record, or one
                 # was missing)
-                with NfNetlink() as nf:
+                nf = NfNetlink()
+                try:
                     gone = steering.discard_members(nf, recorded) if recorded else False
+                finally:
+                    # Releasing a netfilter socket after a deletion waits for the kernel to
+                    # free the element (an RCU grace period, ~15 ms): done by a thread while
+                    # this one goes on (IPAM release); the process's exit waits for it.
+                    _thread.start_new_thread(nf.close, ())
                 if not gone:
                     for member in steering.members(self.nft()):
                         if member[1] == host:
