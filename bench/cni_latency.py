@@ -30,9 +30,9 @@ VFPNET = str(Path(sys.executable).with_name("vfpnet"))
 
 
 def _conf(name: str, kind: str, subnet: str, tmp: Path, prefix: str,
-          mode: str = "l2bridge") -> bytes:
+          mode: str = "l2bridge", version: str = "1.0.0") -> bytes:
     conf: dict[str, object] = {
-        "cniVersion": "1.0.0", "name": name, "type": kind,
+        "cniVersion": version, "name": name, "type": kind,
         "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
                  "dataDir": str(tmp / f"ipam-{kind}")},
     }
@@ -67,6 +67,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--all-modes", action="store_true",
                         help="also time vfpnet's transparent and transparent-tunnel modes")
+    parser.add_argument("--vfpnet", default=VFPNET,
+                        help="the vfpnet executable (default: the one next to this Python)")
+    parser.add_argument("--cni-version", default="1.0.0",
+                        help="vfpnet's netconf cniVersion (the reference's stays 1.0.0, the "
+                             "newest it knows; at 1.1.0 vfpnet hands host-local 1.0.0)")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=EXE",
+                        help="also time another vfpnet executable, e.g. an A/B of a change "
+                             "in the same interleaved rounds")
+    parser.add_argument("--also-mode", default="l2bridge",
+                        choices=("l2bridge", "transparent", "transparent-tunnel"),
+                        help="the mode the --also executables are timed in")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         print("cni_latency: needs root (creates network namespaces)", file=sys.stderr)
@@ -75,14 +86,21 @@ def main() -> int:
     node = f"{prefix}n"
     tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     plugins = {
-        "vfpnet": (VFPNET, _conf(f"{prefix}v", "vfpnet", "10.244.61.0/24", tmp, prefix)),
+        "vfpnet": (opts.vfpnet, _conf(f"{prefix}v", "vfpnet", "10.244.61.0/24", tmp, prefix,
+                                 version=opts.cni_version)),
         "reference": (f"{REFERENCE_DIR}/bridge",
                       _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix)),
     }
     if opts.all_modes:
         for i, mode in enumerate(("transparent", "transparent-tunnel")):
-            plugins[mode] = (VFPNET, _conf(f"{prefix}m{i}", "vfpnet", f"10.244.{63 + i}.0/24",
-                                           tmp, prefix, mode))
+            plugins[mode] = (opts.vfpnet, _conf(f"{prefix}m{i}", "vfpnet", f"10.244.{63 + i}.0/24",
+                                           tmp, prefix, mode, opts.cni_version))
+    for i, spec in enumerate(opts.also):
+        label, _, exe = spec.partition("=")
+        if not exe:
+            parser.error(f"--also {spec!r}: expected NAME=EXE")
+        plugins[label] = (exe, _conf(f"{prefix}a{i}", "vfpnet", f"10.244.{70 + i}.0/24",
+                                     tmp, prefix, opts.also_mode, opts.cni_version))
     times: dict[tuple[str, str], list[float]] = {
         (p, c): [] for p in plugins for c in ("ADD", "DEL")
     }

@@ -299,3 +299,25 @@ def test_a_failed_rollback_keeps_the_record_so_del_finishes_the_cleanup(lab: Lab
     assert left["ipam_allocations"] == []  # the rest of the rollback still ran
     lab.delete(conf, "undofail", pod)
     lab.assert_clean()
+
+
+def test_an_ipam_plugin_that_answers_without_reading_stdin_is_fine(lab: Lab) -> None:
+    # The plugin closes its stdin at once; a config far above the pipe buffer makes the
+    # plugin's side of the write end in EPIPE every time.
+    bin_dir = lab.tmp / "lazybin"
+    bin_dir.mkdir(exist_ok=True)
+    lazy = bin_dir / "lazy-ipam"
+    lazy.write_text('#!/bin/sh\nexec 0<&-\nsleep 0.2\n[ "$CNI_COMMAND" = ADD ] && '
+                    'echo \'{"cniVersion":"1.0.0","ips":[{"address":"10.244.102.99/24"}]}\'\n'
+                    "exit 0\n")
+    lazy.chmod(0o755)
+    conf = lab.netconf("transparent", padding="x" * 200_000)
+    conf["ipam"] = {"type": "lazy-ipam"}
+    pod = lab.pod()
+    path = f"{bin_dir}:/usr/lib/cni"
+    rc, out = lab.run("ADD", conf, "lazy", pod, CNI_PATH=path)
+    assert rc == 0, out
+    assert out is not None and out["ips"][0]["address"] == "10.244.102.99/32"  # type: ignore[index]
+    rc, out = lab.run("DEL", conf, "lazy", pod, CNI_PATH=path)
+    assert rc == 0, out
+    lab.assert_clean()

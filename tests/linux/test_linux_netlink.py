@@ -13,6 +13,7 @@ from pyroute2 import NetNS
 from vfpnet.linux import steering
 from vfpnet.linux.netlink import EEXIST, Netlink, NetlinkError
 from vfpnet.linux.netns import NetNS as Enter
+from vfpnet.linux.nfnetlink import NfNetlink, NfNetlinkError, addr_ifname_key
 from vfpnet.linux.nftables import Nft, NftError
 
 pytestmark = [
@@ -136,3 +137,80 @@ def test_steering_node_objects_are_idempotent_and_members_come_and_go(
         finally:
             nl.close()
             nft.close()
+
+
+def _steering_node(host_ns: str, mark: int) -> tuple[Netlink, Nft]:
+    subprocess.run(["ip", "-n", host_ns, "link", "add", "up0", "type", "veth", "peer", "up1"],
+                   check=True)
+    subprocess.run(["ip", "-n", host_ns, "link", "set", "up0", "up"], check=True)
+    subprocess.run(["ip", "-n", host_ns, "addr", "add", "10.244.78.2/24", "dev", "up0"],
+                   check=True)
+    nl, nft = Netlink(), Nft()
+    index = nl.link_index("up0")
+    assert index is not None
+    steering.ensure_node(nft, nl, mark=mark, table=129, priority=1029, gateway="10.244.78.1",
+                         uplink_index=index)
+    return nl, nft
+
+
+def test_set_elements_over_netlink_are_what_nft_lists_and_a_batch_is_all_or_nothing(
+    two_ns: tuple[str, str],
+) -> None:
+    host_ns, _ = two_ns
+    with Enter(f"/var/run/netns/{host_ns}"):
+        nl, nft = _steering_node(host_ns, 0x100000)
+        nf = NfNetlink()
+        try:
+            long_name = "vfp0123456789ab"  # 15 bytes: the longest interface name
+            nf.add_elements(steering.TABLE, steering.SET,
+                            [addr_ifname_key("10.244.78.5", "vfpabc"),
+                             addr_ifname_key("10.244.78.6", long_name)])
+            nf.add_elements(steering.TABLE, steering.SET,  # adding again keeps it, no error
+                            [addr_ifname_key("10.244.78.5", "vfpabc")])
+            assert sorted(steering.members(nft)) == [("10.244.78.5", "vfpabc"),
+                                                     ("10.244.78.6", long_name)]
+            with pytest.raises(NfNetlinkError) as missing:
+                nf.delete_elements(steering.TABLE, steering.SET,
+                                   [addr_ifname_key("10.244.78.5", "vfpabc"),
+                                    addr_ifname_key("10.244.78.9", "vfpabc")])
+            assert missing.value.errno == 2
+            assert len(steering.members(nft)) == 2  # the batch was refused as a whole
+            assert steering.discard_members(nf, [("10.244.78.5", "vfpabc"),
+                                                 ("10.244.78.6", long_name)]) is True
+            assert steering.discard_members(nf, [("10.244.78.5", "vfpabc")]) is False
+            assert steering.members(nft) == []
+            with pytest.raises(ValueError):
+                addr_ifname_key("10.244.78.5", "x" * 16)
+        finally:
+            nf.close()
+            nl.close()
+            nft.close()
+
+
+def test_member_goes_in_over_netlink_only_when_the_steering_rule_for_the_mark_is_in_place(
+    two_ns: tuple[str, str],
+) -> None:
+    host_ns, _ = two_ns
+    with Enter(f"/var/run/netns/{host_ns}"):
+        nf = NfNetlink()
+        try:
+            assert steering.add_member_if_ready(nf, 0x100000, "10.244.78.5", "vfpa") is False
+            nl, nft = _steering_node(host_ns, 0x100000)
+            try:
+                assert steering.add_member_if_ready(nf, 0x200000, "10.244.78.5", "vfpa") is False
+                assert steering.add_member_if_ready(nf, 0x10000, "10.244.78.5", "vfpa") is False
+                assert steering.add_member_if_ready(nf, 0x100000, "10.244.78.5", "vfpa") is True
+                assert steering.members(nft) == [("10.244.78.5", "vfpa")]
+                chain = {"family": "ip", "table": steering.TABLE, "name": steering.CHAIN}
+                nft.run([{"add": {"rule": {**{k: v for k, v in chain.items() if k != "name"},
+                                           "chain": steering.CHAIN,
+                                           "expr": [{"accept": None}]}}}])
+                assert steering.add_member_if_ready(nf, 0x100000, "10.244.78.6", "vfpb") is False
+                nft.run([{"flush": {"chain": chain}}])
+                assert steering.add_member_if_ready(nf, 0x100000, "10.244.78.6", "vfpb") is False
+                assert steering.members(nft) == [("10.244.78.5", "vfpa")]
+            finally:
+                nl.close()
+                nft.close()
+        finally:
+            nf.close()

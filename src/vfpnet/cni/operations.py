@@ -48,7 +48,7 @@ class _TrackedIpam:
         self.undo = undo
         self.answered: dict[str, object] | None = None
 
-    def result(self) -> dict[str, object]:
+    def result(self, record: bool = True) -> dict[str, object]:
         if self.answered is None:
             try:
                 result = self.call.result()
@@ -59,7 +59,8 @@ class _TrackedIpam:
             # Release first registered: if anything after this fails, the address goes back.
             self.undo.push("ipam allocation", self._release)
             self.record["ips"] = [ip["address"] for ip in result["ips"]]  # type: ignore[attr-defined]
-            self.store.write(self.record)
+            if record:  # else the ready record is the first to carry them (the backend said)
+                self.store.write(self.record)
         return self.answered
 
     def settle(self) -> None:
@@ -71,7 +72,8 @@ class _TrackedIpam:
                 pass
 
     def _release(self) -> None:
-        ipam.run(self.call.plugin, "DEL", self.record_stdin(), _env_for(self.record))
+        ipam.run(self.call.plugin, "DEL", self.record_stdin(), _env_for(self.record),
+                 self.store.root)
 
     def record_stdin(self) -> bytes:
         return dumps(self.record["netconf"]).encode()
@@ -83,7 +85,7 @@ class _GivenIpam:
     def __init__(self, prev: dict[str, object]) -> None:
         self.prev = prev
 
-    def result(self) -> dict[str, object]:
+    def result(self, record: bool = True) -> dict[str, object]:
         return self.prev
 
     def settle(self) -> None:
@@ -133,7 +135,7 @@ def add(req: Request) -> dict[str, object]:
         try:
             if conf.ipam:
                 plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-                call = ipam.IpamCall(plugin, "ADD", req.stdin, dict(os.environ))
+                call = ipam.IpamCall(plugin, "ADD", req.stdin, dict(os.environ), conf.state_dir)
                 source = _TrackedIpam(call, record, store, undo)
             elif prev and prev["ips"]:
                 source = _GivenIpam(prev)
@@ -199,7 +201,7 @@ def delete(req: Request) -> None:
             load_backend(conf.backend).delete(req, None)
             if conf.ipam:
                 plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-                ipam.run(plugin, "DEL", req.stdin, dict(os.environ))
+                ipam.run(plugin, "DEL", req.stdin, dict(os.environ), conf.state_dir)
             return
         _delete_attachment(store, record, req)
 
@@ -213,7 +215,7 @@ def _delete_attachment(store: Store, record: dict[str, object], req: Request) ->
     if isinstance(stored_ipam, dict) and stored_ipam.get("type"):
         path = [p for p in str(record.get("cniPath") or "").split(":") if p] or req.args.path
         plugin = ipam.find_plugin(str(stored_ipam["type"]), path)
-        ipam.run(plugin, "DEL", dumps(stored).encode(), _env_for(record))
+        ipam.run(plugin, "DEL", dumps(stored).encode(), _env_for(record), store.root)
     store.remove(str(record["containerID"]), str(record["ifname"]))
 
 
@@ -248,7 +250,7 @@ def check(req: Request) -> None:
                     )
         if conf.ipam:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-            ipam.run(plugin, "CHECK", req.stdin, dict(os.environ))
+            ipam.run(plugin, "CHECK", req.stdin, dict(os.environ), conf.state_dir)
         load_backend(str(record.get("backend") or conf.backend)).check(req, record)
 
 
@@ -276,8 +278,8 @@ def gc(req: Request) -> None:
     if conf.ipam:
         try:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), req.args.path)
-            if ipam.supports(plugin, "1.1.0", dict(os.environ)):
-                ipam.run(plugin, "GC", req.stdin, dict(os.environ))
+            if ipam.supports(plugin, "1.1.0", dict(os.environ), conf.state_dir):
+                ipam.run(plugin, "GC", req.stdin, dict(os.environ), conf.state_dir)
         except errors.CniError as exc:
             problems.append(exc.msg)
     if problems:
@@ -324,8 +326,8 @@ def status(req: Request) -> None:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
         except errors.CniError as exc:
             raise errors.CniError(errors.NOT_AVAILABLE, exc.msg) from None
-        if ipam.supports(plugin, "1.1.0", dict(os.environ)):
+        if ipam.supports(plugin, "1.1.0", dict(os.environ), conf.state_dir):
             try:
-                ipam.run(plugin, "STATUS", req.stdin, dict(os.environ))
+                ipam.run(plugin, "STATUS", req.stdin, dict(os.environ), conf.state_dir)
             except errors.CniError as exc:
                 raise errors.CniError(errors.NOT_AVAILABLE, exc.msg) from None

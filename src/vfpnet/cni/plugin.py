@@ -46,9 +46,7 @@ def _main() -> int:
             import traceback
 
             traceback.print_exc()
-        _emit(errors.CniError(
-            errors.NETWORK_SETUP_FAILED, f"internal error: {type(exc).__name__}: {exc}"
-        ).to_json(version))
+        _emit(_internal(exc).to_json(version))
         return 1
 
 
@@ -90,7 +88,19 @@ def _run(version: str) -> int:
     except errors.CniError as exc:
         exc.cni_version = conf.cni_version  # type: ignore[attr-defined]
         raise
+    except Exception as exc:
+        if os.environ.get("VFPNET_DEBUG"):
+            raise
+        internal = _internal(exc)
+        internal.cni_version = conf.cni_version  # type: ignore[attr-defined]
+        raise internal from None
     return 0
+
+
+def _internal(exc: Exception) -> errors.CniError:
+    return errors.CniError(
+        errors.NETWORK_SETUP_FAILED, f"internal error: {type(exc).__name__}: {exc}"
+    )
 
 
 def _requested_version(stdin: bytes) -> str:

@@ -6,12 +6,15 @@ environment variable VFPNET_CNI_STATE_DIR which wins):
     node.lock                                  flock for node-wide objects (tunnel table, rules)
     <network>/lock                             flock held by every ADD/DEL/CHECK/GC of the network
     <network>/endpoints/<containerID>:<ifname>.json   one record per attachment
+    .ipam-versions/<plugin path>.versions      IPAM plugins' VERSION answers (`vfpnet.cni.ipam`)
 
 A record is written (atomically: temp file, rename; no fsync, which costs tens of ms
 on a busy disk: records guard against a killed plugin, and after a power loss the
 namespaces they describe are gone too) before ADD changes anything
-(`status: "adding"`), again once IPAM has answered, and finally with `status: "ready"`;
-so a plugin killed at any point leaves a record that DEL or GC can finish from.
+(`status: "adding"`), again once IPAM has answered (when the backend needs the addresses
+to clean up: HNS, and the Linux transparent-tunnel's set member), and finally with
+`status: "ready"`; so a plugin killed at any point leaves a record that DEL or GC can
+finish from.
 """
 
 from __future__ import annotations
@@ -27,8 +30,12 @@ class Lock:
     """An exclusive flock on a file, released on close (and by the kernel if we die)."""
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:  # the directory is there but on a node's first call: no mkdir each time
+            self.fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            self.fd = os.open(path, flags, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
 
     def release(self) -> None:
@@ -88,9 +95,13 @@ class Store:
 
     def write(self, record: dict[str, object]) -> None:
         path = self.path(str(record["containerID"]), str(record["ifname"]))
-        os.makedirs(self.endpoints, mode=0o755, exist_ok=True)
         tmp = f"{path}.tmp{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(self.endpoints, mode=0o755, exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
         try:
             os.write(fd, dumps(record).encode())
         finally:

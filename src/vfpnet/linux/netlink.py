@@ -171,6 +171,18 @@ class Netlink:
         _, _, index, flags, _ = _IFINFO.unpack_from(replies[0])
         return index, flags, parse_attrs(replies[0], _IFINFO.size)
 
+    def link_name(self, index: int) -> str | None:
+        """The name of the link with ifindex `index` (one reply, not a dump), or None."""
+        try:
+            replies = self.request(RTM_GETLINK, 0, _IFINFO.pack(0, 0, index, 0, 0),
+                                   f"link #{index}")
+        except NetlinkError as exc:
+            if exc.errno in GONE:
+                return None
+            raise
+        name = parse_attrs(replies[0], _IFINFO.size).get(IFLA_IFNAME, b"")
+        return name.rstrip(b"\0").decode() or None
+
     def create_veth(
         self, host: str, host_mac: str, peer: str, peer_mac: str, peer_netns_fd: int
     ) -> None:

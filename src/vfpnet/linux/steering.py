@@ -9,6 +9,10 @@ DEL):
 - policy rule `fwmark MARK/MARK lookup TABLE` and in TABLE `default via GATEWAY`.
 Per pod: one set member `ADDRESS . HOST_VETH`.
 
+A pod's ADD and DEL touch the set over raw netlink (`vfpnet.linux.nfnetlink`) when the node
+objects are in place, which the rule's comment (naming the mark) shows; only the first ADD
+on a node, or one that finds them changed, loads libnftables to (re)create them.
+
 No NAT happens on the way through the gateway and back, so both passes of a same-node
 packet map to one conntrack entry in the same direction (no hairpin tuple clash).
 """
@@ -16,7 +20,13 @@ packet map to one conntrack entry in the same direction (no hairpin tuple clash)
 from __future__ import annotations
 
 from vfpnet.linux.netlink import Netlink, NetlinkError
-from vfpnet.linux.nftables import Nft, NftError
+from vfpnet.linux.nfnetlink import NfNetlink, NfNetlinkError, addr_ifname_key
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # libnftables is loaded (ctypes) only when the slow path needs it
+    from vfpnet.linux.nftables import Nft
+
+ENOENT = 2
 
 TABLE = "vfpnet_tunnel"
 SET = "pods"
@@ -32,8 +42,52 @@ def ensure_node(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int,
     """Create (or converge) the node-wide objects, and add `member` in the same nftables
     transaction (one ruleset round trip instead of two); call under the node lock."""
     nft.run(node_commands(mark) + ([_element("add", *member)] if member else []))
+    ensure_routing(nl, mark=mark, table=table, priority=priority, gateway=gateway,
+                   uplink_index=uplink_index)
+
+
+def ensure_routing(nl: Netlink, *, mark: int, table: int, priority: int, gateway: str,
+                   uplink_index: int) -> None:
+    """The policy rule and the tunnel table's default route (idempotent)."""
     nl.add_fwmark_rule(mark, mark, table, priority)
     nl.add_route("0.0.0.0", 0, gateway=gateway, oif=uplink_index, table=table)
+
+
+def rule_comment(mark: int) -> str:
+    return f"vfpnet steering mark {mark:#x}"
+
+
+def add_member_if_ready(nf: NfNetlink, mark: int, address: str, host_ifname: str) -> bool:
+    """Add the member over netlink when the chain holds exactly the steering rule for
+    `mark` (its comment says so); False, with nothing changed, when the node objects are
+    missing or different: then `ensure_node` (libnftables) must (re)create them."""
+    try:
+        rules = nf.rule_userdata(TABLE, CHAIN)
+    except NfNetlinkError:
+        return False
+    if len(rules) != 1 or (rule_comment(mark) + "\0").encode() not in rules[0]:
+        return False
+    try:
+        nf.add_elements(TABLE, SET, [addr_ifname_key(address, host_ifname)])
+    except NfNetlinkError as exc:
+        if exc.errno == ENOENT:  # the set went away since the listing
+            return False
+        raise
+    return True
+
+
+def discard_members(nf: NfNetlink, members: list[tuple[str, str]]) -> bool:
+    """`remove_members` over netlink: one batch, all or nothing; False when one of them
+    (or the set) was not there."""
+    if not members:
+        return True
+    try:
+        nf.delete_elements(TABLE, SET, [addr_ifname_key(*m) for m in members])
+    except NfNetlinkError as exc:
+        if exc.errno == ENOENT:
+            return False
+        raise
+    return True
 
 
 def node_commands(mark: int) -> list[dict[str, object]]:
@@ -45,7 +99,8 @@ def node_commands(mark: int) -> list[dict[str, object]]:
                            "hook": "prerouting", "prio": -150, "policy": "accept"}}},
         # flush + add in one transaction: exactly one rule, never a moment without it
         {"flush": {"chain": {"family": "ip", "table": TABLE, "name": CHAIN}}},
-        {"add": {"rule": {"family": "ip", "table": TABLE, "chain": CHAIN, "expr": [
+        {"add": {"rule": {"family": "ip", "table": TABLE, "chain": CHAIN,
+                          "comment": rule_comment(mark), "expr": [
             {"match": {"op": "==", "left": {"concat": [
                 {"payload": {"protocol": "ip", "field": "saddr"}}, {"meta": {"key": "iifname"}},
             ]}, "right": f"@{SET}"}},
@@ -72,6 +127,8 @@ def remove_members(nft: Nft, members: list[tuple[str, str]]) -> bool:
     """Remove members in one transaction; False (nothing removed) when one was not there."""
     if not members:
         return True
+    from vfpnet.linux.nftables import NftError
+
     try:
         nft.run([_element("delete", *m) for m in members])
     except NftError as exc:
@@ -82,6 +139,8 @@ def remove_members(nft: Nft, members: list[tuple[str, str]]) -> bool:
 
 
 def members(nft: Nft) -> list[tuple[str, str]]:
+    from vfpnet.linux.nftables import NftError
+
     try:
         out = nft.run([{"list": {"set": {"family": "ip", "table": TABLE, "name": SET}}}])
     except NftError:
@@ -97,6 +156,8 @@ def members(nft: Nft) -> list[tuple[str, str]]:
 
 def node_ready(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int) -> list[str]:
     """What is missing of the node-wide objects (empty when all is in place)."""
+    from vfpnet.linux.nftables import NftError
+
     missing = []
     try:
         out = nft.run([{"list": {"chain": {"family": "ip", "table": TABLE, "name": CHAIN}}}])

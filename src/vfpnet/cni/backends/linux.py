@@ -16,6 +16,7 @@ DEL removes the veth first (the pod is gone), then the set member.
 
 from __future__ import annotations
 
+import _thread
 import os
 
 from vfpnet.cni import errors, faults
@@ -124,7 +125,10 @@ class LinuxBackend:
             veth = _Veth(host, nl.link_index(host), host_mac, args.ifname,
                          pod.link_index(args.ifname), pod_mac)
             bridge_index = self._prepare(req, nl, pod, veth)  # while IPAM is still working
-            result = ipam.result()
+            # Only the tunnel's set member is found by its address after a crash (and a GC
+            # of another network must see who owns it); the veth, routes and neighbour go
+            # with the veth's name: one record write fewer for the other modes.
+            result = ipam.result(record=conf.mode == "transparent-tunnel")
             faults.point("after-ipam")
             return self._wire(req, nl, pod, veth, bridge_index, result, undo)
         except NetlinkError as exc:
@@ -250,20 +254,28 @@ class LinuxBackend:
             raise errors.CniError(
                 errors.INVALID_CONFIG, f"gateway: {gateway} is not reachable from the node"
             )
-        nft = self.nft()
+        from vfpnet.linux.nfnetlink import NfNetlink
+
         tun = conf.tunnel
         with Store(conf.state_dir, conf.name).node_lock():
             try:
-                # the pod's member goes in with the node objects, in one transaction
-                steering.ensure_node(nft, nl, mark=tun.mark, table=tun.table,
-                                     priority=tun.priority, gateway=gateway, uplink_index=uplink,
-                                     member=(addr, host))
+                with NfNetlink() as nf:
+                    # the node objects in place: only the member, one netlink batch
+                    ready = steering.add_member_if_ready(nf, tun.mark, addr, host)
+                if ready:
+                    steering.ensure_routing(nl, mark=tun.mark, table=tun.table,
+                                            priority=tun.priority, gateway=gateway,
+                                            uplink_index=uplink)
+                else:  # the member goes in with the node objects, in one transaction
+                    steering.ensure_node(self.nft(), nl, mark=tun.mark, table=tun.table,
+                                         priority=tun.priority, gateway=gateway,
+                                         uplink_index=uplink, member=(addr, host))
             except OSError as exc:
                 raise _setup_error(exc, f"steering for {addr} . {host}") from None
             finally:
                 # whatever part of the transaction landed, the member is undone on failure
                 undo.push(f"steering member {addr}",
-                          lambda: steering.remove_member(nft, addr, host))
+                          lambda: steering.remove_member(self.nft(), addr, host))
             try:
                 self._loosen_rp_filter(uplink, nl)
             except OSError as exc:
@@ -279,7 +291,7 @@ class LinuxBackend:
 
         if read_sysctl("net/ipv4/conf/all/rp_filter") == "1":
             write_sysctl("net/ipv4/conf/all/rp_filter", "2")
-        name = _link_name(nl, uplink)
+        name = nl.link_name(uplink)
         if name and read_sysctl(f"net/ipv4/conf/{name}/rp_filter") == "1":
             write_sysctl(f"net/ipv4/conf/{name}/rp_filter", "2")
 
@@ -297,12 +309,22 @@ class LinuxBackend:
             # Members are keyed by the host veth too, so even without a record (or with
             # one written before the addresses were known) they are found and removed.
             from vfpnet.linux import steering
+            from vfpnet.linux.nfnetlink import NfNetlink
 
             try:
                 recorded = [(a, host) for a in _record_addresses(record)] if record else []
-                # one transaction for the recorded members; a full sweep by host veth
-                # only when that is not the whole story (no record, or one was missing)
-                if not recorded or not steering.remove_members(self.nft(), recorded):
+                # one netlink batch for the recorded members; a full sweep by host veth
+                # (libnftables) only when that is not the whole story (no record, or one
+                # was missing)
+                nf = NfNetlink()
+                try:
+                    gone = steering.discard_members(nf, recorded) if recorded else False
+                finally:
+                    # Releasing a netfilter socket after a deletion waits for the kernel to
+                    # free the element (an RCU grace period, ~15 ms): done by a thread while
+                    # this one goes on (IPAM release); the process's exit waits for it.
+                    _thread.start_new_thread(nf.close, ())
+                if not gone:
                     for member in steering.members(self.nft()):
                         if member[1] == host:
                             steering.remove_member(self.nft(), *member)
@@ -413,13 +435,3 @@ def _backend_state(record: dict[str, object] | None) -> dict[str, object]:
 def _record_addresses(record: dict[str, object]) -> list[str]:
     ips = record.get("ips") or []
     return [str(ip).split("/")[0] for ip in ips if ":" not in str(ip)]  # type: ignore[attr-defined]
-
-
-def _link_name(nl: Netlink, index: int) -> str | None:
-    from vfpnet.linux.netlink import _IFINFO, IFLA_IFNAME, NLM_F_DUMP, RTM_GETLINK, parse_attrs
-
-    for reply in nl.request(RTM_GETLINK, NLM_F_DUMP, _IFINFO.pack(0, 0, 0, 0, 0), "list links"):
-        if _IFINFO.unpack_from(reply)[2] == index:
-            name = parse_attrs(reply, _IFINFO.size).get(IFLA_IFNAME, b"")
-            return name.rstrip(b"\0").decode()
-    return None
