@@ -29,7 +29,8 @@ REFERENCE_DIR = "/usr/lib/cni"
 VFPNET = str(Path(sys.executable).with_name("vfpnet"))
 
 
-def _conf(name: str, kind: str, subnet: str, tmp: Path, prefix: str) -> bytes:
+def _conf(name: str, kind: str, subnet: str, tmp: Path, prefix: str,
+          mode: str = "l2bridge") -> bytes:
     conf: dict[str, object] = {
         "cniVersion": "1.0.0", "name": name, "type": kind,
         "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
@@ -38,7 +39,9 @@ def _conf(name: str, kind: str, subnet: str, tmp: Path, prefix: str) -> bytes:
     if kind == "bridge":
         conf.update({"bridge": f"{prefix}r", "isGateway": True})
     else:
-        conf.update({"mode": "l2bridge", "bridge": f"{prefix}o", "stateDir": str(tmp / "state")})
+        conf.update({"mode": mode, "bridge": f"{prefix}o", "stateDir": str(tmp / "state")})
+        if mode == "transparent-tunnel":
+            conf["gateway"] = "10.244.60.1"  # a private uplink inside the node namespace
     return json.dumps(conf).encode()
 
 
@@ -62,6 +65,8 @@ def _p95(values: list[float]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--all-modes", action="store_true",
+                        help="also time vfpnet's transparent and transparent-tunnel modes")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         print("cni_latency: needs root (creates network namespaces)", file=sys.stderr)
@@ -74,12 +79,21 @@ def main() -> int:
         "reference": (f"{REFERENCE_DIR}/bridge",
                       _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix)),
     }
+    if opts.all_modes:
+        for i, mode in enumerate(("transparent", "transparent-tunnel")):
+            plugins[mode] = (VFPNET, _conf(f"{prefix}m{i}", "vfpnet", f"10.244.{63 + i}.0/24",
+                                           tmp, prefix, mode))
     times: dict[tuple[str, str], list[float]] = {
         (p, c): [] for p in plugins for c in ("ADD", "DEL")
     }
     pods: list[str] = []
     subprocess.run(["ip", "netns", "add", node], check=True)
     try:
+        # an uplink with a gateway address for transparent-tunnel (no packets are sent)
+        for cmd in (["link", "add", "uplink", "type", "veth", "peer", "name", "uplinkp"],
+                    ["addr", "add", "10.244.60.2/24", "dev", "uplink"],
+                    ["link", "set", "uplink", "up"], ["link", "set", "uplinkp", "up"]):
+            subprocess.run(["ip", "-n", node, *cmd], check=True)
         with NetNS(f"/var/run/netns/{node}"):
             for rnd in range(opts.rounds + 2):  # two warm-up rounds, not counted
                 order = list(plugins) if rnd % 2 == 0 else list(reversed(plugins))
@@ -106,14 +120,15 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"CNI latency, {opts.rounds} interleaved rounds, milliseconds "
           f"(vfpnet l2bridge vs reference bridge; both with host-local IPAM)")
-    print(f"{'op':<5}{'plugin':<11}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}")
+    print(f"{'op':<5}{'plugin':<31}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}")
     for op in ("ADD", "DEL"):
         ref = times[("reference", op)]
-        for name in ("reference", "vfpnet"):
+        for name in [p for p in plugins if p != "vfpnet"] + ["vfpnet"]:
             vals = times[(name, op)]
             p50, p95 = statistics.median(vals), _p95(vals)
             r50, r95 = p50 / statistics.median(ref), p95 / _p95(ref)
-            print(f"{op:<5}{name:<11}{p50:8.1f}{p95:8.1f}{r50:10.2f}x{r95:10.2f}x")
+            label = name if name in ("reference", "vfpnet") else f"vfpnet {name}"
+            print(f"{op:<5}{label:<31}{p50:8.1f}{p95:8.1f}{r50:10.2f}x{r95:10.2f}x")
     return 0
 
 

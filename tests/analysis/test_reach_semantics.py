@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import replace
+
 from reach_clusters import (
     ClusterPolicy,
     ClusterPolicyPeer,
@@ -21,11 +24,17 @@ from reach_clusters import (
 )
 
 from vfpnet.analysis.reach import reach
+from vfpnet.analysis.result import ReachResult
 from vfpnet.k8s.model import LabelSelector
 
 
-def _allowed(result: object) -> dict[tuple[str, str], dict[str, list[list[int]]]]:
-    return {(c.src, c.dst): c.allowed.as_dict() for c in result.connections}  # type: ignore[attr-defined]
+def _allowed(result: ReachResult) -> dict[tuple[str, str], dict[str, list[list[int]]]]:
+    # Workload pairs only: IPBlock ids (address ranges) have no `/`.
+    return {
+        (c.src, c.dst): c.allowed.as_dict()
+        for c in result.connections
+        if "/" in c.src and "/" in c.dst
+    }
 
 
 ALL = {"TCP": [[1, 65535]], "UDP": [[1, 65535]], "SCTP": [[1, 65535]]}
@@ -88,8 +97,7 @@ def test_ipblock_matches_only_pods_with_a_known_ip() -> None:
     np = NetworkPolicy(
         "a", "ipb", sel(app="t"), frozenset({"Ingress"}),
         ingress=(NetworkPolicyRule(peers=(NetworkPolicyPeer(ip_block=IPBlock(
-            __import__("ipaddress").ip_network("10.0.0.0/24"),
-            (__import__("ipaddress").ip_network("10.0.0.128/25"),),
+            ipaddress.ip_network("10.0.0.0/24"), (ipaddress.ip_network("10.0.0.128/25"),),
         )),)),),
     )
     c = cluster(
@@ -102,3 +110,33 @@ def test_ipblock_matches_only_pods_with_a_known_ip() -> None:
     assert ("a/in", "a/t") in got
     assert ("a/ex", "a/t") not in got
     assert ("a/noip", "a/t") not in got
+
+
+def test_host_network_pod_is_an_ordinary_pod_for_policy() -> None:
+    np = NetworkPolicy(
+        "a", "from-h", sel(app="t"), frozenset({"Ingress"}),
+        ingress=(NetworkPolicyRule(peers=(NetworkPolicyPeer(pod_selector=sel(app="h")),)),),
+    )
+    deny_host = NetworkPolicy("a", "deny-h", sel(app="h"), frozenset({"Ingress"}))
+    host = replace(wl("a", "host", kind="Pod", ips=("10.9.0.1",), app="h"), host_network=True)
+    c = cluster([ns("a")], [wl("a", "t", app="t"), host], [np, deny_host])
+    got = _allowed(reach(c))
+    assert ("a/host", "a/t") in got  # selected as a peer
+    assert ("a/t", "a/host") not in got  # and isolated as a subject
+
+
+def test_baseline_applies_only_where_no_network_policy_isolates() -> None:
+    banp = ClusterPolicy(
+        "BaselineAdminNetworkPolicy", "default", "Baseline", 1001,
+        ClusterPolicySubject(namespaces=LabelSelector()),
+        ingress=(ClusterPolicyRule("Deny", (ClusterPolicyPeer(namespaces=LabelSelector()),)),),
+    )
+    np = NetworkPolicy(
+        "a", "open", sel(app="open"), frozenset({"Ingress"}), ingress=(NetworkPolicyRule(),),
+    )
+    c = cluster(
+        [ns("a")], [wl("a", "open", app="open"), wl("a", "closed", app="closed")], [np], [banp],
+    )
+    got = _allowed(reach(c))
+    assert ("a/closed", "a/open") in got
+    assert ("a/open", "a/closed") not in got

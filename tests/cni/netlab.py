@@ -44,6 +44,17 @@ def in_ns(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProces
     return sh("ip", "netns", "exec", ns, *args, check=check)
 
 
+def set_sysctl(ns: str | None, key: str, value: str) -> None:
+    """Write /proc/sys/<key> in namespace `ns` (None: this one); no procps needed."""
+    cmd = ["sh", "-c", f"echo {value} > /proc/sys/{key}"]
+    sh(*(["ip", "netns", "exec", ns, *cmd] if ns else cmd))
+
+
+def get_sysctl(ns: str | None, key: str) -> str:
+    cmd = ["cat", f"/proc/sys/{key}"]
+    return sh(*(["ip", "netns", "exec", ns, *cmd] if ns else cmd)).stdout.strip()
+
+
 class Lab:
     def __init__(self, subnet_octet: int) -> None:
         self.prefix = "vt" + secrets.token_hex(3)
@@ -74,9 +85,9 @@ class Lab:
         in_ns(self.fabric, "ip", "addr", "add", f"{UPLINK_FABRIC}/24", "dev", "down0")
         in_ns(self.fabric, "ip", "link", "set", "down0", "up")
         in_ns(self.fabric, "ip", "route", "add", self.subnet, "via", UPLINK_NODE)
-        for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0",
-                    "net.ipv4.conf.down0.send_redirects=0"):
-            in_ns(self.fabric, "sysctl", "-qw", key)
+        for key in ("net/ipv4/ip_forward", "net/ipv4/conf/all/send_redirects",
+                    "net/ipv4/conf/down0/send_redirects"):
+            set_sysctl(self.fabric, key, "0" if "redirects" in key else "1")
 
     # -- pods and the plugin -------------------------------------------------------
     def pod(self) -> str:
@@ -179,6 +190,11 @@ class Lab:
             time.sleep(0.2)
         return False
 
+    def tcp_failed(self, pod: str, address: str, port: int, count: int) -> int:
+        """How many of `count` sequential TCP connections (each fetching 'ok') failed."""
+        code = TCP_MANY.format(address=address, port=port, count=count)
+        return int(in_ns(pod, sys.executable, "-c", code).stdout.strip())
+
     def udp_lost(self, pod: str, address: str, port: int, count: int) -> int:
         code = UDP_CLIENT.format(address=address, port=port, count=count)
         return int(in_ns(pod, sys.executable, "-c", code).stdout.strip())
@@ -226,6 +242,20 @@ try:
     c.settimeout({timeout}); print(c.recv(2).decode())
 except OSError:
     print("fail")
+"""
+
+TCP_MANY = """
+import socket
+failed = 0
+for i in range({count}):
+    try:
+        c = socket.create_connection(("{address}", {port}), timeout=1.0)
+        c.settimeout(1.0)
+        failed += c.recv(2) != b"ok"
+        c.close()
+    except OSError:
+        failed += 1
+print(failed)
 """
 
 UDP_CLIENT = """

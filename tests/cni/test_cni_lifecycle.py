@@ -234,3 +234,68 @@ def test_del_without_a_record_still_removes_the_pods_steering_member(lab: Lab) -
     next(lab.state_dir.rglob("lostrec:eth0.json")).unlink()  # e.g. a wiped state dir
     lab.delete(conf, "lostrec", pod)
     lab.assert_clean()
+
+
+def test_add_retried_after_a_killed_add_finishes_the_old_one_and_succeeds(lab: Lab) -> None:
+    conf = lab.netconf("transparent-tunnel")
+    pod = lab.pod()
+    proc = _start_add(lab, conf, "retry", pod, VFPNET_CNI_FAULT="after-steering-member:pause")
+    _kill_when(lab, proc, lambda: lab.leftovers()["set_members"])
+    result = lab.add(conf, "retry", pod)
+    left = lab.leftovers()
+    assert len(left["links"]) == 1 and len(left["set_members"]) == 1
+    assert len(left["ipam_allocations"]) == 1 and left["records"] == ["retry:eth0.json"]
+    record = json.loads(next(lab.state_dir.rglob("retry:eth0.json")).read_text())
+    assert record["status"] == "ready" and record["ips"] == [result["ips"][0]["address"]]  # type: ignore[index]
+    lab.delete(conf, "retry", pod)
+    lab.assert_clean()
+
+
+def test_agent_sees_ready_endpoints_of_every_network_and_not_unfinished_ones(lab: Lab) -> None:
+    from vfpnet.cni.state import ready_endpoints
+
+    conf_a = lab.netconf("transparent")
+    conf_b = lab.netconf("l2bridge", name=f"{lab.prefix}other")
+    pod_a, pod_b, pod_c = lab.pod(), lab.pod(), lab.pod()
+    lab.add(conf_a, "agent-a", pod_a)
+    lab.add(conf_b, "agent-b", pod_b)
+    proc = _start_add(lab, conf_a, "agent-c", pod_c, VFPNET_CNI_FAULT="after-ipam:pause")
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(lab.state_dir.rglob("*.json"))) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        seen = {(r["network"], r["podNamespace"], r["podName"], r["mode"])
+                for r in ready_endpoints(str(lab.state_dir))}
+        assert seen == {(conf_a["name"], "ns1", "agent-a", "transparent"),
+                        (conf_b["name"], "ns1", "agent-b", "l2bridge")}
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        lab.delete(conf_a, "agent-c", pod_c)
+        lab.delete(conf_a, "agent-a", pod_a)
+        lab.delete(conf_b, "agent-b", pod_b)
+    lab.assert_clean()
+
+
+def test_ipv6_from_ipam_is_refused_and_both_addresses_go_back(lab: Lab) -> None:
+    conf = lab.netconf("transparent")
+    conf["ipam"] = dict(conf["ipam"], ranges=[[{"subnet": "10.244.102.0/24"}],
+                                              [{"subnet": "fd00:244:102::/64"}]])
+    pod = lab.pod()
+    rc, out = lab.run("ADD", conf, "dual", pod)
+    assert rc == 1 and out is not None and out["code"] == 7
+    assert "ipam" in str(out["msg"]) and "IPv6" in str(out["msg"])
+    lab.assert_clean()
+
+
+def test_a_failed_rollback_keeps_the_record_so_del_finishes_the_cleanup(lab: Lab) -> None:
+    conf = lab.netconf("transparent")
+    pod = lab.pod()
+    rc, out = lab.run("ADD", conf, "undofail", pod, VFPNET_CNI_FAULT="after-ipam,undo-veth")
+    assert rc == 1 and out is not None and "undo veth" in str(out.get("details"))
+    left = lab.leftovers()
+    assert left["links"] and left["records"] == ["undofail:eth0.json"]
+    assert left["ipam_allocations"] == []  # the rest of the rollback still ran
+    lab.delete(conf, "undofail", pod)
+    lab.assert_clean()

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from netlab import Lab, in_ns, needs_root, pod_ip, sh
+from netlab import Lab, get_sysctl, in_ns, needs_root, pod_ip, sh
 
 pytestmark = [needs_root, pytest.mark.net]
 SUBNET_OCTET = 101
@@ -58,8 +58,7 @@ def test_transparent_gives_pod_a_slash32_link_local_gateway_and_host_route(lab: 
         assert route[0]["gateway"] == "169.254.1.1" and route[0]["dev"] == "eth0"
         host_routes = json.loads(in_ns(lab.node, "ip", "-j", "route", "show", ip_a).stdout)
         assert host_routes and host_routes[0]["dev"].startswith("vfp")
-        proxy = in_ns(lab.node, "sysctl", "-n",
-                      f"net.ipv4.conf.{host_routes[0]['dev']}.proxy_arp").stdout.strip()
+        proxy = get_sysctl(lab.node, f"net/ipv4/conf/{host_routes[0]['dev']}/proxy_arp")
         assert proxy == "1"
         lab.serve(pod_b, "tcp", 8081)
         assert lab.tcp_ok(pod_a, ip_b, 8081)
@@ -94,7 +93,9 @@ def test_nsg_drop_on_fabric_blocks_same_node_pods_in_tunnel_mode_only(lab: Lab) 
     lab.assert_clean()
 
 
-def test_tunnel_same_node_udp_loses_none_of_1000_request_replies_and_tcp_works(lab: Lab) -> None:
+def test_tunnel_same_node_udp_loses_none_of_1000_request_replies_and_tcp_works(
+    lab: Lab,
+) -> None:
     conf = lab.netconf("transparent-tunnel")
     pods = _add_pods(lab, conf, 2, "udp")
     (_, pod_a, _), (_, pod_b, ip_b) = pods
@@ -107,6 +108,7 @@ def test_tunnel_same_node_udp_loses_none_of_1000_request_replies_and_tcp_works(l
         lab.serve(pod_b, "tcp", 8083)
         assert lab.tcp_ok(pod_a, ip_b, 8083)
         assert lab.udp_lost(pod_a, ip_b, 5353, 1000) == 0
+        assert lab.tcp_failed(pod_a, ip_b, 8083, 200) == 0  # 200 fresh connections
         listing = json.loads(in_ns(lab.fabric, "nft", "-j", "list", "table", "inet",
                                    "count").stdout)
         counted = [e["counter"]["packets"] for item in listing["nftables"] if "rule" in item

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netlab import VFPNET, sh
+from netlab import VFPNET, get_sysctl, set_sysctl, sh
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="podman with the CNI backend needs root"),
@@ -41,7 +41,7 @@ class Podman:
         self.prefix = "vt" + secrets.token_hex(3)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-podman-"))
         self.fabric = f"{self.prefix}f"
-        self.sysctls = {k: _sysctl(k) for k in ("net.ipv4.ip_forward",)}
+        self.sysctls = {k: get_sysctl(None, k) for k in ("net/ipv4/ip_forward",)}
         self.had_tunnel_table = _nft_table_exists()
         self.had_hostport_chains = "CNI-HOSTPORT-DNAT" in sh("iptables", "-t", "nat", "-S").stdout
         (self.tmp / "bin").mkdir()
@@ -69,11 +69,11 @@ class Podman:
         sh("ip", "link", "set", f"{self.prefix}g", "up")
         for cmd in (("ip", "addr", "add", f"{FABRIC_IP}/30", "dev", "down0"),
                     ("ip", "link", "set", "down0", "up"),
-                    ("ip", "route", "add", "10.244.183.0/24", "via", NODE_IP),
-                    ("sysctl", "-qw", "net.ipv4.ip_forward=1"),
-                    ("sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"),
-                    ("sysctl", "-qw", "net.ipv4.conf.down0.send_redirects=0")):
+                    ("ip", "route", "add", "10.244.183.0/24", "via", NODE_IP)):
             sh("ip", "netns", "exec", self.fabric, *cmd)
+        set_sysctl(self.fabric, "net/ipv4/ip_forward", "1")
+        for key in ("net/ipv4/conf/all/send_redirects", "net/ipv4/conf/down0/send_redirects"):
+            set_sysctl(self.fabric, key, "0")
         sh("ip", "netns", "exec", self.fabric, "nft", "-f", "-", input=(
             "add table inet count\nadd chain inet count cntfwd {\n"
             " type filter hook forward priority 0\n}\n"
@@ -127,7 +127,7 @@ class Podman:
         if not self.had_hostport_chains:
             _remove_portmap_chains()
         for key, value in self.sysctls.items():
-            sh("sysctl", "-qw", f"{key}={value}", check=False)
+            set_sysctl(None, key, value)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -141,10 +141,6 @@ def _remove_portmap_chains() -> None:
     for chain in ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"):
         sh("iptables", "-t", "nat", "-F", chain, check=False)
         sh("iptables", "-t", "nat", "-X", chain, check=False)
-
-
-def _sysctl(key: str) -> str:
-    return sh("sysctl", "-n", key).stdout.strip()
 
 
 def _nft_table_exists() -> bool:

@@ -62,6 +62,7 @@ def test_version_lists_supported_versions_and_echoes_the_requested_one(tmp_path:
     ("ADD", {"ipam": {"type": "no-such-ipam"}}, {}, 7, "ipam.type"),
     ("ADD", {"stateDir": "relative/dir"}, {}, 7, "stateDir"),
     ("ADD", {}, {"CNI_NETNS": ""}, 4, "CNI_NETNS"),
+    ("ADD", {}, {"CNI_NETNS": "0b3c5b5e-windows-guid"}, 4, "CNI_NETNS"),
     ("ADD", {}, {"CNI_CONTAINERID": "bad/id"}, 4, "CNI_CONTAINERID"),
     ("ADD", {}, {"CNI_IFNAME": "a-very-long-interface-name"}, 4, "CNI_IFNAME"),
     ("ADD", {}, {"CNI_ARGS": "K8S_POD_NAME"}, 4, "CNI_ARGS"),
@@ -84,6 +85,9 @@ def test_bad_input_is_a_spec_error_object_naming_the_field(
     assert str(out["msg"]).startswith(field) or field in str(out["msg"]), out
     assert set(out) <= {"cniVersion", "code", "msg", "details"}
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.json"))
+    ipam_dir = tmp_path / "ipam"
+    allocations = list(ipam_dir.rglob("10.244.*")) if ipam_dir.exists() else []
+    assert allocations == []  # an address IPAM gave before the failure went back
 
 
 @pytest.mark.parametrize("stdin", ["{not json", "[1, 2]", "", "\"text\""])

@@ -79,6 +79,18 @@ def test_pod_reads_labels_ports_ips_node_and_host_network(write: ManifestWriter)
     assert (p.node_name, p.host_network) == ("n1", True)
 
 
+def test_controller_owner_reference_is_recorded(write: ManifestWriter) -> None:
+    path = write({"apiVersion": "v1", "kind": "Pod",
+                  "metadata": {"name": "web-7d9f-abcde", "ownerReferences": [
+                      {"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": "1"},
+                      {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f",
+                       "uid": "2", "controller": True}]}},
+                 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo"}})
+    cluster = load_cluster([path])
+    assert workload(cluster, "Pod", "web-7d9f-abcde").owner == ("ReplicaSet", "web-7d9f")
+    assert workload(cluster, "Pod", "solo").owner is None
+
+
 def test_sidecar_init_container_ports_count_and_plain_init_containers_do_not(
     write: ManifestWriter,
 ) -> None:

@@ -312,6 +312,10 @@ CASES: list[tuple[str, list[Doc], str]] = [
      [{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
        "spec": {"schedule": "* * * * *"}}],
      "CronJob default/cj: spec.jobTemplate: Required value"),
+    ("controller ownerReference without name",
+     [{**pod(), "metadata": {"name": "p", "namespace": "x", "ownerReferences": [
+         {"kind": "ReplicaSet", "controller": True}]}}],
+     "Pod x/p: metadata.ownerReferences[0].name: Required value"),
     ("hostNetwork not a boolean", [pod(hostNetwork="yes")],
      "Pod x/p: spec.hostNetwork: must be a boolean, not a string"),
     # --- ClusterNetworkPolicy ------------------------------------------------------------------

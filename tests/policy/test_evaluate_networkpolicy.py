@@ -240,14 +240,21 @@ def test_allow_names_the_first_allowing_policy_and_rule() -> None:
     assert (verdict.policy, verdict.rule) == ("x/a-first", 0)
 
 
-def test_host_network_pod_is_neither_isolated_nor_matched_by_selectors() -> None:
-    host = {"apiVersion": "v1", "kind": "Pod",
+HOST_POD = {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "h", "namespace": "x", "labels": {"pod": "a"}},
             "spec": {"hostNetwork": True, "containers": [{"name": "c", "image": "i"}]},
             "status": {"podIP": "172.16.0.5"}}
-    c = build(host, netpol("deny", "x", policyTypes=["Ingress", "Egress"],
-                           ingress=[{"from": [{"podSelector": pod_sel("a")}]}],
-                           egress=[{"to": [{"ipBlock": {"cidr": "172.16.0.0/16"}}]}]))
-    assert allowed(c, "y/a", "x/h")  # not a subject
-    assert not allowed(c, "x/h", "x/b")  # not matched by podSelector pod=a
+
+
+def test_host_network_pod_is_matched_by_selectors_like_any_pod() -> None:
+    c = build(HOST_POD, netpol("p", "x", podSelector=pod_sel("b"),
+                               ingress=[{"from": [{"podSelector": pod_sel("a")}]}]))
+    assert allowed(c, "x/h", "x/b")
+    assert not allowed(c, "x/c", "x/b")
+
+
+def test_host_network_pod_is_selected_by_policies_like_any_pod() -> None:
+    c = build(HOST_POD, netpol("q", "x", podSelector=pod_sel("a"), policyTypes=["Egress"],
+                               egress=[{"to": [{"ipBlock": {"cidr": "172.16.0.0/16"}}]}]))
+    assert not allowed(c, "x/h", "x/c")
     assert allowed(c, "x/a", "x/h")  # matched by its address through ipBlock

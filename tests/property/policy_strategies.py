@@ -40,9 +40,12 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 PORT_NUMBERS = (53, 80, 81, 8080)
 PORT_NAMES = ("http", "dns")
 POD_IPS = tuple(str(ip) for ip in ipaddress.ip_network("10.0.0.0/29").hosts())
-CIDRS = ("10.0.0.0/29", "10.0.0.0/30", "10.0.0.4/30", "10.0.0.0/16", "0.0.0.0/0", "192.168.0.0/24")
+CIDRS = (
+    "10.0.0.0/29", "10.0.0.0/30", "10.0.0.4/30", "10.0.0.0/16", "0.0.0.0/0", "192.168.0.0/24",
+    "fd00::/120", "fd00::/126", "::/0",
+)
 PROBE_PORTS = (1, 53, 80, 81, 82, 8080)
-EXTERNAL_IPS = ("10.0.0.3", "192.168.0.9")
+EXTERNAL_IPS = ("10.0.0.3", "192.168.0.9", "fd00::9")
 
 POD_LABELS = {"app": ("a", "b", "c"), "tier": ("f", "b")}
 NS_LABELS = {"env": ("prod", "dev"), "team": ("p", "q")}
@@ -109,10 +112,12 @@ def workloads(draw: st.DrawFn, ns_names: tuple[str, ...]) -> tuple[Workload, ...
         ports = draw(st.lists(container_ports, max_size=2, unique_by=lambda p: p.name or p))
         # Undeclared namespaces are legal: a workload may live in one that is only referenced.
         namespace = draw(st.sampled_from((*ns_names, "w")))
-        pod_ips: tuple[ipaddress.IPv4Address, ...] = ()
+        pod_ips: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
         host_network = False
         if kind == "Pod" and ips and draw(st.booleans()):
             pod_ips = (ipaddress.IPv4Address(ips.pop(draw(st.integers(0, len(ips) - 1)))),)
+            if draw(st.integers(0, 3)) == 0:  # dual stack
+                pod_ips += (ipaddress.IPv6Address(f"fd00::{i + 1}"),)
             host_network = draw(st.integers(0, 5)) == 0
         out.append(
             Workload(
@@ -126,9 +131,10 @@ def workloads(draw: st.DrawFn, ns_names: tuple[str, ...]) -> tuple[Workload, ...
 @st.composite
 def ip_blocks(draw: st.DrawFn) -> IPBlock:
     cidr = ipaddress.ip_network(draw(st.sampled_from(CIDRS)))
+    nets = [ipaddress.ip_network(c) for c in CIDRS]
     candidates = [
-        ipaddress.ip_network(c) for c in CIDRS
-        if ipaddress.ip_network(c).subnet_of(cidr) and ipaddress.ip_network(c) != cidr  # type: ignore[arg-type]
+        n for n in nets
+        if n.version == cidr.version and n != cidr and n.subnet_of(cidr)  # type: ignore[arg-type]
     ]
     candidates.append(next(cidr.subnets(new_prefix=cidr.prefixlen + 1)))
     excepts = draw(st.lists(st.sampled_from(candidates), max_size=1, unique=True))

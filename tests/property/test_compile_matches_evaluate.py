@@ -1,7 +1,8 @@
 """The two readings of the spec agree: the compiled rule IR (`policy.compile`, read by
 `policy.decide`) and the spec-literal evaluator (`policy.evaluate`) give the same verdict,
-and the same deciding tier, policy and rule, for every flow of random clusters; and
-`analysis.reach` (classes, bit-mask partitions, port-set algebra) agrees with both.
+and the same deciding tier, policy and rule, for every flow of random clusters; so does
+the IR flattened for dataplanes without jumps (`policy.flatten`); and `analysis.reach`
+(classes, bit-mask partitions, port-set algebra) agrees with all of them.
 
 Flows: every ordered pair of endpoints (workloads, and two addresses outside the
 cluster, one of them inside the pod /29 but owned by no pod) x TCP/UDP/SCTP x probe ports
@@ -10,16 +11,21 @@ chosen on and around the ports policies use.
 
 from __future__ import annotations
 
+import ipaddress
+
 from hypothesis import HealthCheck, given, settings
 from policy_strategies import EXTERNAL_IPS, PROBE_PORTS, PROTOCOLS, clusters
 
+from vfpnet.analysis.external import destination_ranges, source_ranges
 from vfpnet.analysis.nodes import node_ids
 from vfpnet.analysis.reach import reach
 from vfpnet.k8s.model import Cluster, Workload
 from vfpnet.policy.compile import compile_cluster, endpoint_key
 from vfpnet.policy.decide import Decision, decide
 from vfpnet.policy.evaluate import DirectionVerdict, evaluate_flow
-from vfpnet.policy.ir import EndpointRules, PeerSet
+from vfpnet.policy.flatten import flatten
+from vfpnet.policy.ir import Action, EndpointRules, PeerSet, Rule
+from vfpnet.policy.portset import PortSet
 
 Endpoint = Workload | str
 
@@ -39,6 +45,18 @@ def _ir(rules: EndpointRules | None, peer: Endpoint, protocol: str, port: int) -
     return (d.allowed, p.tier, p.policy, p.rule)
 
 
+def _flat(flat: tuple[Rule, ...] | None, peer: Endpoint, protocol: str, port: int) -> tuple:  # type: ignore[type-arg]
+    """First match over a flattened list (only ALLOW/DENY, ends with a catch-all)."""
+    if flat is None:
+        return (True, "Default", None, None)
+    matches = _matcher(peer)
+    for rule in flat:
+        if rule.ports.contains(protocol, port) and matches(rule.peers):
+            p = rule.provenance
+            return (rule.action is Action.ALLOW, p.tier, p.policy, p.rule)
+    raise AssertionError("a flattened list ends with a rule that matches everything")
+
+
 def _ev(v: DirectionVerdict) -> tuple:  # type: ignore[type-arg]
     return (v.allowed, v.tier, v.policy, v.rule)
 
@@ -52,12 +70,16 @@ def _check(cluster: Cluster) -> None:
     ends: list[Endpoint] = [*cluster.workloads, *EXTERNAL_IPS]
     ids = node_ids(cluster.workloads)
     reached = {(c.src, c.dst): c.allowed for c in reach(cluster).connections}
+    flat_egress = {k: flatten(r) for k, r in compiled.egress.items()}
+    flat_ingress = {k: flatten(r) for k, r in compiled.ingress.items()}
     for src in ends:
         egress = compiled.egress[endpoint_key(src)] if isinstance(src, Workload) else None
+        src_flat = flat_egress[endpoint_key(src)] if isinstance(src, Workload) else None
         for dst in ends:
             if src is dst:
                 continue
             ingress = compiled.ingress[endpoint_key(dst)] if isinstance(dst, Workload) else None
+            dst_flat = flat_ingress[endpoint_key(dst)] if isinstance(dst, Workload) else None
             pair = (ids[src], ids[dst]) if isinstance(src, Workload) and isinstance(
                 dst, Workload) else None
             for protocol in PROTOCOLS:
@@ -66,10 +88,32 @@ def _check(cluster: Cluster) -> None:
                     flow = f"{_name(src)} -> {_name(dst)} {protocol}/{port}"
                     assert _ir(egress, dst, protocol, port) == _ev(verdict.egress), flow
                     assert _ir(ingress, src, protocol, port) == _ev(verdict.ingress), flow
+                    assert _flat(src_flat, dst, protocol, port) == _ev(verdict.egress), flow
+                    assert _flat(dst_flat, src, protocol, port) == _ev(verdict.ingress), flow
                     if pair is not None:
                         ports = reached.get(pair)
                         in_reach = ports is not None and ports.contains(protocol, port)
                         assert in_reach == verdict.allowed, flow
+    _check_ranges(cluster, reached, ids)
+
+
+def _check_ranges(
+    cluster: Cluster, reached: dict[tuple[str, str], PortSet], ids: dict[Workload, str]
+) -> None:
+    """Every address of an IPBlock range is decided as reach says for the whole range:
+    probe its first and last address."""
+    for ranges, outward in ((source_ranges(cluster), False), (destination_ranges(cluster), True)):
+        for r in ranges:
+            for ip in {str(ipaddress.IPv4Address(r.first)), str(ipaddress.IPv4Address(r.last))}:
+                for w in cluster.workloads:
+                    pair = (ids[w], r.name) if outward else (r.name, ids[w])
+                    ports = reached.get(pair)
+                    for protocol in PROTOCOLS:
+                        for port in PROBE_PORTS:
+                            src, dst = (w, ip) if outward else (ip, w)
+                            verdict = evaluate_flow(cluster, src, dst, protocol, port)
+                            in_reach = ports is not None and ports.contains(protocol, port)
+                            assert in_reach == verdict.allowed, f"{pair} {protocol}/{port} {ip}"
 
 
 @settings(

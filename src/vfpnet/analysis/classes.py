@@ -1,9 +1,9 @@
 """Equivalence classes of workloads: those no policy can tell apart.
 
 Policy sees a workload only through its namespace (name and labels), its pod labels, its
-container ports, its known IPs and whether it uses the host network. Workloads equal in
-all of these get the same verdict for every flow, so the analysis evaluates one
-representative per class and expands the result to the members.
+container ports and its known IPs. Workloads equal in all of these get the same verdict
+for every flow, so the analysis evaluates one representative per class and expands the
+result to the members.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ class ClassKey:
     labels: Labels
     ports: frozenset[ContainerPort]
     ips: frozenset[IPAddress]
-    host_network: bool
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class WorkloadClass:
 
 
 def class_key(w: Workload) -> ClassKey:
-    return ClassKey(w.namespace, w.labels, frozenset(w.ports), frozenset(w.ips), w.host_network)
+    return ClassKey(w.namespace, w.labels, frozenset(w.ports), frozenset(w.ips))
 
 
 def workload_classes(workloads: Iterable[Workload]) -> tuple[WorkloadClass, ...]:

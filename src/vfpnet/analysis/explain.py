@@ -7,7 +7,7 @@ tier, policy and rule that decided, or the default that applied.
 
 from __future__ import annotations
 
-from vfpnet.analysis.nodes import find_workload, nodes_of
+from vfpnet.analysis.nodes import find_workload, fold_owned_pods, nodes_of
 from vfpnet.analysis.result import DirectionVerdict, Explanation
 from vfpnet.errors import InputError
 from vfpnet.k8s.model import PROTOCOLS, Cluster, Workload
@@ -58,9 +58,10 @@ def explain_flow(
     cluster: Cluster, src: Workload, dst: Workload, protocol: str, port: int
 ) -> Explanation:
     """The verdict of one flow, per direction, from the compiled IR."""
-    compiled = compile_cluster(cluster, subjects=[src, dst])
+    workloads = fold_owned_pods(cluster.workloads)
+    compiled = compile_cluster(cluster, workloads, subjects=[src, dst])
     src_key, dst_key = endpoint_key(src), endpoint_key(dst)
-    by_workload, _ = nodes_of(cluster.workloads)
+    by_workload, _ = nodes_of(workloads)
     flow = f"{protocol}/{port}"
 
     def to_dst(peers: PeerSet) -> bool:
@@ -90,6 +91,7 @@ def explain(cluster: Cluster, src: str, dst: str, port: int, protocol: str = "TC
         raise InputError(f"--protocol {protocol}: must be one of TCP, UDP, SCTP")
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port}: must be a port number from 1 to 65535")
-    src_w = find_workload(cluster.workloads, src, "--from")
-    dst_w = find_workload(cluster.workloads, dst, "--to")
+    workloads = fold_owned_pods(cluster.workloads)
+    src_w = find_workload(workloads, src, "--from")
+    dst_w = find_workload(workloads, dst, "--to")
     return explain_flow(cluster, src_w, dst_w, proto, port)

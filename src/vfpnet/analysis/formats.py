@@ -107,8 +107,13 @@ def reach_dot(result: ReachResult) -> str:
 
 
 def reach_table(result: ReachResult) -> str:
-    """Rows are sources, columns destinations; `-` nothing allowed, blank a node itself."""
-    ids = [n.id for n in result.nodes]
+    """Rows are sources, columns destinations; `-` nothing allowed, blank a node itself.
+
+    Workloads form the matrix; connections from or to address ranges outside the cluster
+    (IPBlock nodes) are listed under it, one per line.
+    """
+    external = {n.id for n in result.nodes if n.kind == "IPBlock"}
+    ids = [n.id for n in result.nodes if n.id not in external]
     if not ids:
         return "(no workloads)\n"
     cells = {(c.src, c.dst): cell_text(c.allowed) for c in result.connections}
@@ -128,6 +133,11 @@ def reach_table(result: ReachResult) -> str:
             text = "" if src == dst else cells.get((src, dst), "-")
             row.append(text.ljust(w))
         out.append("  ".join(row).rstrip())
+    outside = [c for c in result.connections if c.src in external or c.dst in external]
+    if outside:
+        out.append("")
+        out.append("outside the cluster (IPBlock):")
+        out.extend(f"  {c.src} => {c.dst} : {cell_text(c.allowed)}" for c in outside)
     return "\n".join(out) + "\n"
 
 

@@ -17,10 +17,17 @@ class of workloads (`analysis.classes`) rather than per workload:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from vfpnet.analysis.classes import WorkloadClass, workload_classes
-from vfpnet.analysis.nodes import nodes_of
-from vfpnet.analysis.result import Connection, ReachResult
+from vfpnet.analysis.external import (
+    AddressRange,
+    RangeMatcher,
+    destination_ranges,
+    source_ranges,
+)
+from vfpnet.analysis.nodes import fold_owned_pods, nodes_of
+from vfpnet.analysis.result import Connection, Node, ReachResult
 from vfpnet.k8s.model import Cluster
 from vfpnet.policy.compile import compile_cluster, endpoint_key
 from vfpnet.policy.decide import allowed_ports
@@ -129,7 +136,7 @@ class _VectorBuilder:
             self._masks[id(rule.peers)] = found
         return found
 
-    def _allowed(self, matching: list[Rule]) -> int:
+    def allowed(self, matching: list[Rule]) -> int:
         """Interned `allowed_ports(matching)`, memoized on what it depends on: each rule's
         stage, action and ports (not its peers)."""
         sem = self._semantic
@@ -180,7 +187,7 @@ class _VectorBuilder:
         for block, sig in blocks:
             chosen = set(sig)
             matching = [r for j, r in enumerate(rules) if r.peers.any_peer or j in chosen]
-            pid = self._allowed(matching)
+            pid = self.allowed(matching)
             by_ports[pid] = by_ports.get(pid, 0) | block
         default = max(by_ports, key=lambda pid: by_ports[pid].bit_count())
         others = [(block, pid) for pid, block in by_ports.items() if pid != default]
@@ -189,10 +196,48 @@ class _VectorBuilder:
         return _Vector(default, others)
 
 
+@dataclass
+class ClassConnectivity:
+    """`rows[s][d]`: interned ports allowed from class s to class d (non-empty only);
+    `from_ranges[d][i]` / `to_ranges[s][i]`: from / to external range i (`external`)."""
+
+    rows: dict[int, dict[int, int]]
+    table: _PortSetTable
+    sources: tuple[AddressRange, ...] = ()
+    destinations: tuple[AddressRange, ...] = ()
+    from_ranges: list[list[int]] = field(default_factory=list)
+    to_ranges: list[list[int]] = field(default_factory=list)
+
+
+def _range_vectors(
+    rule_lists: Sequence[EndpointRules], matcher: RangeMatcher, builder: _VectorBuilder
+) -> list[list[int]]:
+    """For each rule list, the interned ports it allows towards each address range."""
+    memo: dict[tuple[int, ...], list[int]] = {}
+    out = []
+    for rl in rule_lists:
+        rules = rl.rules
+        memo_key = tuple(id(r) for r in rules)
+        vector = memo.get(memo_key)
+        if vector is None:
+            per_rule = [matcher.matching(r.peers) for r in rules]
+            vector = []
+            by_sig: dict[tuple[int, ...], int] = {}
+            for i in range(len(matcher.ranges)):
+                sig = tuple(j for j, hits in enumerate(per_rule) if i in hits)
+                pid = by_sig.get(sig)
+                if pid is None:
+                    pid = by_sig[sig] = builder.allowed([rules[j] for j in sig])
+                vector.append(pid)
+            memo[memo_key] = vector
+        out.append(vector)
+    return out
+
+
 def class_connectivity(
-    cluster: Cluster, classes: Sequence[WorkloadClass]
-) -> tuple[dict[int, dict[int, int]], _PortSetTable]:
-    """rows[s][d] = interned ports allowed from class s to class d (non-empty ones only)."""
+    cluster: Cluster, classes: Sequence[WorkloadClass], external: bool = True
+) -> ClassConnectivity:
+    """The ports allowed between classes (and, if `external`, with address ranges)."""
     reps = [c.representative for c in classes]
     compiled = compile_cluster(cluster, reps)
     keys = [endpoint_key(w) for w in reps]
@@ -243,22 +288,56 @@ def class_connectivity(
                     row[d] = r
         if row:
             rows[s] = row
-    return rows, table
+    result = ClassConnectivity(rows, table)
+    if external:
+        result.sources = source_ranges(cluster)
+        result.destinations = destination_ranges(cluster)
+        result.from_ranges = _range_vectors(
+            [compiled.ingress[k] for k in keys], RangeMatcher(result.sources), builder
+        )
+        result.to_ranges = _range_vectors(
+            [compiled.egress[k] for k in keys], RangeMatcher(result.destinations), builder
+        )
+    return result
 
 
-def reach(cluster: Cluster) -> ReachResult:
-    """Every ordered pair of distinct workloads with something allowed, and its ports."""
-    by_workload, nodes = nodes_of(cluster.workloads)
-    classes = workload_classes(cluster.workloads)
-    rows, table = class_connectivity(cluster, classes)
+def reach(cluster: Cluster, external: bool = True) -> ReachResult:
+    """Every ordered pair of distinct workloads with something allowed, and its ports;
+    with `external`, also the connections from and to address ranges outside the
+    cluster (nodes of kind IPBlock, `analysis.external`)."""
+    workloads = fold_owned_pods(cluster.workloads)
+    by_workload, workload_nodes = nodes_of(workloads)
+    classes = workload_classes(workloads)
+    cc = class_connectivity(cluster, classes, external)
+    sets = cc.table.sets
     member_ids = [sorted(by_workload[w].id for w in c.members) for c in classes]
     connections: list[Connection] = []
-    for s, row in rows.items():
+    for s, row in cc.rows.items():
         for d, ports_id in row.items():
-            ports = table.sets[ports_id]
+            ports = sets[ports_id]
             for src in member_ids[s]:
                 for dst in member_ids[d]:
                     if src != dst:
                         connections.append(Connection(src, dst, ports))
+    used: dict[AddressRange, Node] = {}
+    for d, vector in enumerate(cc.from_ranges):
+        for i, pid in enumerate(vector):
+            if pid:
+                node = _range_node(cc.sources[i], used)
+                connections.extend(Connection(node, dst, sets[pid]) for dst in member_ids[d])
+    for s, vector in enumerate(cc.to_ranges):
+        for i, pid in enumerate(vector):
+            if pid:
+                node = _range_node(cc.destinations[i], used)
+                connections.extend(Connection(src, node, sets[pid]) for src in member_ids[s])
     connections.sort(key=lambda c: (c.src, c.dst))
+    nodes = tuple(sorted((*workload_nodes, *used.values()), key=lambda n: n.id))
     return ReachResult(nodes=nodes, connections=tuple(connections), warnings=cluster.warnings)
+
+
+def _range_node(r: AddressRange, used: dict[AddressRange, Node]) -> str:
+    node = used.get(r)
+    if node is None:
+        name = r.name
+        node = used[r] = Node(name, "IPBlock", "", name)
+    return node.id

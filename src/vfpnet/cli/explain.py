@@ -31,7 +31,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "-f", "--file", dest="paths", action="append", required=True, metavar="PATH",
-        help="a YAML/JSON manifest file or a directory read recursively (repeatable)",
+        help="a YAML/JSON manifest file, a directory (read recursively) or - for stdin; repeatable",
     )
     parser.add_argument("--from", dest="src", required=True, metavar="NS/NAME",
                         help="the source workload")

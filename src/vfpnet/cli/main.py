@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "hns": "vfpnet.cli.hns",
     "vfp": "vfpnet.cli.vfp",
     "agent": "vfpnet.cli.agent",
+    "lab": "vfpnet.cli.lab",
 }
 
 

@@ -13,8 +13,12 @@ workloads, the ports on which a connection from the first to the second is allow
 egress at the source and ingress at the destination, with the Admin tier, then
 NetworkPolicy, then the Baseline tier, then the default (allow) deciding in that order.
 Each workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController,
-Job, CronJob) is one node, named NS/NAME (NS/NAME[Kind] where kinds share a name).
+Job, CronJob) is one node, named NS/NAME (NS/NAME[Kind] where kinds share a name); Pods
+made by a controller (ownerReferences, e.g. a cluster dump) are one node named after it.
 Pairs with nothing allowed and pairs of a workload with itself are left out.
+Addresses outside the cluster appear as nodes of kind IPBlock named FIRST-LAST: the IPv4
+space cut at every boundary the policies' ipBlocks and networks draw (as netpol-analyzer
+does); --workloads-only leaves them out.
 
 formats:
   table  a matrix: rows are sources, columns destinations; a cell is `All`, `-` (nothing),
@@ -38,11 +42,15 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "-f", "--file", dest="paths", action="append", required=True, metavar="PATH",
-        help="a YAML/JSON manifest file or a directory read recursively (repeatable)",
+        help="a YAML/JSON manifest file, a directory (read recursively) or - for stdin; repeatable",
     )
     parser.add_argument(
         "--format", choices=("table", "json", "csv", "dot"), default="table",
         help="output format (default: table)",
+    )
+    parser.add_argument(
+        "--workloads-only", action="store_true",
+        help="leave out the IPBlock nodes (addresses outside the cluster)",
     )
     parser.set_defaults(func=run)
 
@@ -52,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from vfpnet.analysis.reach import reach
     from vfpnet.analysis.source import load_manifests
 
-    result = reach(load_manifests(args.paths))
+    result = reach(load_manifests(args.paths), external=not args.workloads_only)
     text = render_reach(result, args.format)
     if args.format != "json":
         for warning in result.warnings:

@@ -2,7 +2,8 @@
 
 `VFPNET_CNI_FAULT=<point>` makes `point(<point>)` raise a CNI error there;
 `VFPNET_CNI_FAULT=<point>:pause` makes it sleep instead (a test then SIGKILLs the plugin
-at that exact step). Unset in production, where a point costs one dict lookup.
+at that exact step); several points are separated by commas. Unset in production, where
+a point costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from vfpnet.cni import errors
 
 POINTS = (
     "after-veth", "after-ipam", "after-pod-config", "after-steering-member",
-    "after-host-route", "before-record-ready",
+    "after-host-route", "before-record-ready", "undo-veth",
 )
 
 
 def point(name: str) -> None:
     wanted = os.environ.get("VFPNET_CNI_FAULT")
-    if not wanted or wanted.split(":")[0] != name:
+    if not wanted:
         return
-    if wanted.endswith(":pause"):
+    chosen = [w for w in wanted.split(",") if w.split(":")[0] == name]
+    if not chosen:
+        return
+    if chosen[0].endswith(":pause"):
         import time
 
         time.sleep(3600)

@@ -59,6 +59,8 @@ class IpamCall:
         self._out = out_r
         try:
             os.write(in_w, stdin)  # netconfs are far below the pipe buffer size
+        except BrokenPipeError:
+            pass  # it exited without reading stdin (host-local's VERSION): its answer tells
         finally:
             os.close(in_w)
         self._result: dict[str, object] | None = None

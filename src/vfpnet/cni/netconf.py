@@ -131,10 +131,7 @@ class RuntimeArgs:
             check_container_id(self.container_id, "CNI_CONTAINERID")
         if self.ifname:
             check_ifname(self.ifname, "CNI_IFNAME")
-        if self.netns and not self.netns.startswith("/"):
-            raise errors.CniError(
-                errors.INVALID_ENVIRONMENT, f"CNI_NETNS: {self.netns!r} is not an absolute path"
-            )
+        # CNI_NETNS is a path on Linux but a namespace GUID on Windows: each backend checks it.
 
     @property
     def pod_namespace(self) -> str:
@@ -156,6 +153,14 @@ def check_ifname(value: str, field: str, code: int = errors.INVALID_ENVIRONMENT)
     if (len(value) > 15 or value in (".", "..") or "/" in value or ":" in value
             or any(c.isspace() for c in value)):
         raise errors.CniError(code, f"{field}: {value!r} is not a valid interface name")
+
+
+def is_guid(value: str) -> bool:
+    """'3f2c...-...' (8-4-4-4-12 hex digits, braces allowed), without importing uuid."""
+    parts = value.strip("{}").split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
+        c in "0123456789abcdefABCDEF" for p in parts for c in p
+    )
 
 
 def parse_stdin(data: bytes) -> dict[str, object]:

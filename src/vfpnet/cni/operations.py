@@ -41,7 +41,7 @@ class _TrackedIpam:
     """The running IPAM ADD: records its addresses and its release the moment it answers."""
 
     def __init__(self, call: ipam.IpamCall, record: dict[str, object], store: Store,
-                 undo: UndoStack, release: ipam.IpamCall | None = None) -> None:
+                 undo: UndoStack) -> None:
         self.call = call
         self.record = record
         self.store = store
@@ -110,7 +110,6 @@ def add(req: Request) -> dict[str, object]:
     conf, args = req.conf, req.args
     prev = normalize(conf.prev_result, "prevResult") if conf.prev_result else None
     store = Store(conf.state_dir, conf.name)
-    backend = load_backend(conf.backend)
     with store.lock():
         old = store.read(args.container_id, args.ifname)
         if old is not None:
@@ -130,7 +129,7 @@ def add(req: Request) -> dict[str, object]:
         }
         store.write(record)
         undo = UndoStack()
-        source: _TrackedIpam | _GivenIpam
+        source: _TrackedIpam | _GivenIpam | None = None
         try:
             if conf.ipam:
                 plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
@@ -143,13 +142,16 @@ def add(req: Request) -> dict[str, object]:
                 raise errors.CniError(
                     errors.INVALID_CONFIG, "ipam: required (no prevResult with ips to use)"
                 )
-            added = backend.add(req, source, undo)
+            # loaded while the IPAM plugin runs: its import is off the critical path
+            added = load_backend(conf.backend).add(req, source, undo)
             faults.point("before-record-ready")
         except BaseException as exc:
-            if "source" in locals():
-                source.settle()
+            if source is not None:
+                source.settle()  # an IPAM plugin still running must answer, to be released
             undo_errors = undo.rollback()
-            store.remove(args.container_id, args.ifname)
+            if not undo_errors:
+                store.remove(args.container_id, args.ifname)
+            # else the `adding` record stays, so the runtime's DEL (or GC) finishes the job
             if isinstance(exc, errors.CniError):
                 if undo_errors:
                     exc.details = "; ".join(filter(None, [exc.details, *undo_errors]))
@@ -264,10 +266,13 @@ def gc(req: Request) -> None:
                 _delete_attachment(store, record, _request_for(record, req))
             except (errors.CniError, OSError) as exc:
                 problems.append(f"{key[0]}/{key[1]}: {exc}")
-        live = _all_records(conf.state_dir)
+        live = all_records(conf.state_dir)
         backends = {str(r.get("backend") or "linux") for r in live} | {conf.backend}
         for name in sorted(backends):
-            problems += load_backend(name).gc(conf, live)
+            try:
+                problems += load_backend(name).gc(conf, live)
+            except (errors.CniError, OSError) as exc:  # keep collecting, as the spec asks
+                problems.append(f"backend {name}: {exc}")
     if conf.ipam:
         try:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), req.args.path)
@@ -285,7 +290,8 @@ def _request_for(record: dict[str, object], req: Request) -> Request:
     return Request(req.conf, RuntimeArgs(env), req.stdin)
 
 
-def _all_records(state_dir: str) -> list[dict[str, object]]:
+def all_records(state_dir: str) -> list[dict[str, object]]:
+    """Every record of every network, finished or not (GC keeps steering for all of them)."""
     out: list[dict[str, object]] = []
     try:
         networks = sorted(os.listdir(state_dir))

@@ -17,12 +17,29 @@ from vfpnet.cni.netconf import SUPPORTED_VERSIONS
 LATEST = "1.1.0"
 
 
-def main() -> int:
+def main(exit_process: bool = True) -> int:
+    """Run the plugin; with `exit_process`, end the process at once with the status.
+
+    Interpreter shutdown (module teardown, garbage collection) costs a few milliseconds
+    that the runtime waits for; everything the plugin writes is flushed or closed first.
+    """
+    code = _main()
+    if exit_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main() -> int:
     version = LATEST
     try:
         return _run(version)
     except errors.CniError as exc:
         _emit(exc.to_json(str(getattr(exc, "cni_version", version))))
+        return 1
+    except KeyboardInterrupt:
+        _emit(errors.CniError(errors.NETWORK_SETUP_FAILED, "interrupted").to_json(version))
         return 1
     except Exception as exc:
         if os.environ.get("VFPNET_DEBUG"):

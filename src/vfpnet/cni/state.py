@@ -115,3 +115,19 @@ class Store:
                 if record is not None:
                     out.append(record)
         return out
+
+
+def ready_endpoints(state_dir: str) -> list[dict[str, object]]:
+    """Every finished attachment on this node, all networks (what the policy agent reads).
+
+    Records still `adding` (an ADD in progress, or one that was killed) are left out.
+    """
+    out: list[dict[str, object]] = []
+    try:
+        networks = sorted(os.listdir(state_dir))
+    except FileNotFoundError:
+        return out
+    for network in networks:
+        if os.path.isdir(os.path.join(state_dir, network, "endpoints")):
+            out += [r for r in Store(state_dir, network).all() if r.get("status") == "ready"]
+    return out

@@ -154,7 +154,9 @@ class Workload:
     known to have (`status.podIP`/`status.podIPs`, Pods only; empty otherwise); they are the
     only way an ipBlock or a `networks` peer can match a pod. `source` is the file it came
     from. `id` is `NS/NAME`; two workloads of different kinds may share it, and callers
-    that need unique names disambiguate (CONTRACTS.md: `NS/NAME[Kind]`).
+    that need unique names disambiguate (CONTRACTS.md: `NS/NAME[Kind]`). `owner` is the
+    (kind, name) of the object's controller ownerReference, if it has one (a Pod made by
+    a ReplicaSet, ...); policy semantics ignore it.
     """
 
     kind: str
@@ -165,6 +167,7 @@ class Workload:
     ips: tuple[IPAddress, ...] = ()
     node_name: str | None = None
     host_network: bool = False
+    owner: tuple[str, str] | None = None
     source: str = field(default="", compare=False)
 
     @property

@@ -4,7 +4,8 @@ A controller is reduced to its pod template: `spec.template` (Deployment, Statef
 DaemonSet, ReplicaSet, ReplicationController, Job) or `spec.jobTemplate.spec.template`
 (CronJob). What is read and checked: the template's labels, the `ports` of
 `spec.containers` and of restartable (sidecar) `spec.initContainers` (the containers that
-serve while the pod runs), `hostNetwork`, `nodeName`, and for a Pod `status.podIP(s)`.
+serve while the pod runs), `hostNetwork`, `nodeName`, the controller ownerReference, and
+for a Pod `status.podIP(s)`.
 The rest of the pod spec is not checked (it does not affect network policy), nor is a
 controller's `selector` against its template.
 
@@ -62,6 +63,7 @@ def read_workload(ref: ObjectRef, obj: Mapping[str, Any]) -> Workload:
     if node_name is not None:
         node_name = want_str(ref, node_name, child(spec_path, "nodeName"))
     ips = _read_pod_ips(ref, obj) if ref.kind == "Pod" else ()
+    owner = _read_controller(ref, obj)
     return Workload(
         kind=ref.kind,
         namespace=ref.namespace,
@@ -71,6 +73,7 @@ def read_workload(ref: ObjectRef, obj: Mapping[str, Any]) -> Workload:
         ips=ips,
         node_name=node_name or None,
         host_network=host_network,
+        owner=owner,
         source=ref.file,
     )
 
@@ -123,6 +126,21 @@ def _read_container_ports(
             names.add(name)
         out.append(ContainerPort(port=number, protocol=protocol, name=name))
     return out
+
+
+def _read_controller(ref: ObjectRef, obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the ownerReference marked `controller: true`, if any."""
+    metadata = want_mapping(ref, obj.get("metadata"), "metadata")
+    refs_path = "metadata.ownerReferences"
+    for i, raw in enumerate(want_list(ref, metadata.get("ownerReferences"), refs_path)):
+        path = index(refs_path, i)
+        entry = want_mapping(ref, raw, path)
+        if entry.get("controller") is not True:
+            continue
+        kind = want_str(ref, require(ref, entry, "kind", path), child(path, "kind"))
+        name = want_str(ref, require(ref, entry, "name", path), child(path, "name"))
+        return (kind, name)
+    return None
 
 
 def _read_pod_ips(ref: ObjectRef, obj: Mapping[str, Any]) -> tuple[IPAddress, ...]:

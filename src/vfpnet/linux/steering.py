@@ -28,9 +28,16 @@ def _table_ref() -> dict[str, object]:
 
 
 def ensure_node(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int,
-                gateway: str, uplink_index: int) -> None:
-    """Create (or converge) the node-wide objects; call under the node lock."""
-    nft.run([
+                gateway: str, uplink_index: int, member: tuple[str, str] | None = None) -> None:
+    """Create (or converge) the node-wide objects, and add `member` in the same nftables
+    transaction (one ruleset round trip instead of two); call under the node lock."""
+    nft.run(node_commands(mark) + ([_element("add", *member)] if member else []))
+    nl.add_fwmark_rule(mark, mark, table, priority)
+    nl.add_route("0.0.0.0", 0, gateway=gateway, oif=uplink_index, table=table)
+
+
+def node_commands(mark: int) -> list[dict[str, object]]:
+    return [
         {"add": {"table": {"family": "ip", "name": TABLE}}},
         {"add": {"set": {"family": "ip", "table": TABLE, "name": SET,
                          "type": ["ipv4_addr", "ifname"]}}},
@@ -45,20 +52,28 @@ def ensure_node(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int,
             {"mangle": {"key": {"meta": {"key": "mark"}},
                         "value": {"|": [{"meta": {"key": "mark"}}, mark]}}},
         ]}}},
-    ])
-    nl.add_fwmark_rule(mark, mark, table, priority)
-    nl.add_route("0.0.0.0", 0, gateway=gateway, oif=uplink_index, table=table)
+    ]
+
+
+def _element(verb: str, address: str, host_ifname: str) -> dict[str, object]:
+    return {verb: {"element": {**_table_ref(), "elem": [{"concat": [address, host_ifname]}]}}}
 
 
 def add_member(nft: Nft, address: str, host_ifname: str) -> None:
-    nft.run([{"add": {"element": {**_table_ref(), "elem": [{"concat": [address, host_ifname]}]}}}])
+    nft.run([_element("add", address, host_ifname)])
 
 
 def remove_member(nft: Nft, address: str, host_ifname: str) -> bool:
     """Remove one member; False when it (or the whole table) was not there."""
+    return remove_members(nft, [(address, host_ifname)])
+
+
+def remove_members(nft: Nft, members: list[tuple[str, str]]) -> bool:
+    """Remove members in one transaction; False (nothing removed) when one was not there."""
+    if not members:
+        return True
     try:
-        nft.run([{"delete": {"element": {**_table_ref(),
-                                          "elem": [{"concat": [address, host_ifname]}]}}}])
+        nft.run([_element("delete", *m) for m in members])
     except NftError as exc:
         if "No such file or directory" in str(exc) or "does not exist" in str(exc):
             return False

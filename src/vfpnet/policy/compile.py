@@ -16,15 +16,16 @@ all workloads, or one representative per equivalence class), named ports to numb
 the destination (the endpoint itself for ingress, each peer for egress; an egress rule
 with named ports is split into one IR rule per group of destinations that resolve the
 same), and CIDRs to the endpoints with a known IP inside them (`Workload.ips`; a workload
-without IPs is matched by selectors only). Host-network pods are neither subjects nor
-selector-matched peers of any policy: they use the node's address.
+without IPs is matched by selectors only). Host-network pods are ordinary pods here, as in
+`policy.evaluate` and netpol-analyzer (the NetworkPolicy API leaves them undefined).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vfpnet.k8s.model import (
     Cluster,
@@ -121,8 +122,6 @@ class _Universe:
         for key, w in uni.workloads.items():
             if w.namespace not in uni.ns_labels:
                 uni.ns_labels[w.namespace] = dict(cluster.namespace_labels(w.namespace).items_)
-            if w.host_network:
-                continue
             uni.by_namespace.setdefault(w.namespace, []).append((key, dict(w.labels.items_)))
         return uni
 
@@ -309,6 +308,7 @@ class _Compiler:
         # Rule compilation that does not depend on the subject is shared between subjects.
         self._memo: dict[tuple[object, ...], list[Rule]] = {}
         self._content_memo: dict[tuple[object, ...], list[Match]] = {}
+        self._specs: dict[int, _PortSpec] = {}
         self._endpoint_memo: dict[
             tuple[object, ...], tuple[tuple[Rule, ...], tuple[str, ...]]
         ] = {}
@@ -316,9 +316,18 @@ class _Compiler:
             tuple[object, ...], tuple[tuple[ClusterPolicy, ...], tuple[NetworkPolicy, ...]]
         ] = {}
 
+    def _spec(
+        self,
+        api_rule: ClusterPolicyRule | NetworkPolicyRule,
+        read: Callable[[Any], _PortSpec],
+    ) -> _PortSpec:
+        """The rule's port spec, read once per rule object."""
+        found = self._specs.get(id(api_rule))
+        if found is None:
+            found = self._specs[id(api_rule)] = read(api_rule.ports)
+        return found
+
     def _subject_selects(self, policy: ClusterPolicy, w: Workload) -> bool:
-        if w.host_network:
-            return False
         ns_labels = self.uni.ns_labels[w.namespace]
         subject = policy.subject
         if subject.namespaces is not None:
@@ -338,7 +347,7 @@ class _Compiler:
         stage = Stage.ADMIN if policy.tier == "Admin" else Stage.BASELINE
         out: list[Rule] = []
         for index, api_rule in enumerate(api_rules):
-            spec = _cp_ports(api_rule.ports)
+            spec = self._spec(api_rule, _cp_ports)
             # Ingress named ports resolve on the subject, so the subject's ports key the memo.
             memo_key = (
                 "cp", policy.kind, policy.name, direction, index,
@@ -370,7 +379,7 @@ class _Compiler:
         )
         out: list[Rule] = []
         for index, api_rule in enumerate(api_rules):
-            spec = _np_ports(api_rule.ports)
+            spec = self._spec(api_rule, _np_ports)
             memo_key = (
                 "np", policy.namespace, policy.name, direction, index,
                 w.ports if (spec.named and direction is Direction.INGRESS) else None,
@@ -405,17 +414,15 @@ class _Compiler:
     ) -> tuple[tuple[ClusterPolicy, ...], tuple[NetworkPolicy, ...]]:
         """The cluster policies whose subject selects `w`, and the NetworkPolicies whose
         podSelector does; both depend only on namespace and labels, so they are cached."""
-        cache_key = (w.namespace, w.labels, w.host_network)
+        cache_key = (w.namespace, w.labels)
         found = self._selecting_cache.get(cache_key)
         if found is None:
             cps = tuple(p for p in self.cluster.cluster_policies if self._subject_selects(p, w))
-            nps: tuple[NetworkPolicy, ...] = ()
-            if not w.host_network:
-                labels = dict(w.labels.items_)
-                nps = tuple(
-                    np for np in self.np_by_ns.get(w.namespace, [])
-                    if _selects(np.pod_selector, labels)
-                )
+            labels = dict(w.labels.items_)
+            nps = tuple(
+                np for np in self.np_by_ns.get(w.namespace, [])
+                if _selects(np.pod_selector, labels)
+            )
             found = (cps, nps)
             self._selecting_cache[cache_key] = found
         return found

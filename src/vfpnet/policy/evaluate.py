@@ -34,9 +34,11 @@ Choices where the specs are silent (compile makes the same ones):
 - A pod is matched by an ipBlock / `networks` peer only through an address it is known
   to have (`Workload.ips`, from status.podIP(s)); with several, any one inside suffices.
   Pod templates of controllers have no known address.
-- Host-network pods are never a policy's subject (every direction is allowed by default)
-  and never matched by a namespace or pod selector (the ClusterNetworkPolicy spec says
-  so; NetworkPolicy leaves it undefined and we follow the same rule); only by address.
+- Host-network pods are treated as ordinary pods: selected by policies and matched by
+  selectors like any other. NetworkPolicy leaves them undefined; the ClusterNetworkPolicy
+  text excludes them from subjects and pod/namespace peers, but from manifests alone
+  analyzers (netpol-analyzer) treat them as pods, and so do we (`Workload.host_network`
+  is kept for dataplanes, which see such pods as node traffic).
 - `nodes` peers (the model has no nodes) and `domainNames` peers (no DNS) match nothing.
 - A named port resolves on the destination pod: for NetworkPolicy the containerPort with
   that name AND the port's protocol; for cluster policies (which give no protocol) the
@@ -164,11 +166,6 @@ def _external(direction: str, address: str) -> DirectionVerdict:
 
 def evaluate_direction(cluster: Cluster, flow: DirectedFlow) -> DirectionVerdict:
     """Admin tier, then NetworkPolicy, then Baseline tier, then the default (allow)."""
-    if flow.subject.host_network:
-        return DirectionVerdict(
-            True, "Default", None, None,
-            f"{flow.subject.id} is a host-network pod: no policy selects it",
-        )
     passed: list[str] = []
     verdict = _tier(cluster, flow, "Admin", passed)
     if verdict is not None:
@@ -217,9 +214,7 @@ def _rule_label(
 
 def subject_selects(cluster: Cluster, subject: ClusterPolicySubject, pod: Workload) -> bool:
     """`subject.namespaces`: every pod of the selected namespaces; `subject.pods`: the
-    selected pods of the selected namespaces. Host-network pods are never selected."""
-    if pod.host_network:
-        return False
+    selected pods of the selected namespaces."""
     if subject.namespaces is not None:
         return _namespace_selected(cluster, subject.namespaces, pod)
     assert subject.pods is not None
@@ -251,7 +246,7 @@ def cluster_peer_matches(cluster: Cluster, peer: ClusterPolicyPeer, endpoint: En
     known IPs); nodes and domainNames match nothing here."""
     if peer.networks is not None:
         return _address_in_any(endpoint, peer.networks)
-    if not isinstance(endpoint, Workload) or endpoint.host_network:
+    if not isinstance(endpoint, Workload):
         return False
     if peer.namespaces is not None:
         return _namespace_selected(cluster, peer.namespaces, endpoint)
@@ -302,11 +297,7 @@ def _network_policies(cluster: Cluster, flow: DirectedFlow) -> DirectionVerdict 
 
 def policy_selects(policy: NetworkPolicy, pod: Workload) -> bool:
     """A NetworkPolicy applies to the pods of its namespace matched by its podSelector."""
-    return (
-        not pod.host_network
-        and pod.namespace == policy.namespace
-        and selector_matches(policy.pod_selector, pod.labels)
-    )
+    return pod.namespace == policy.namespace and selector_matches(policy.pod_selector, pod.labels)
 
 
 def network_policy_rule_matches(
@@ -344,7 +335,7 @@ def np_peer_matches(
     the matching namespaces, both select the matching pods of the matching namespaces."""
     if peer.ip_block is not None:
         return _address_in_block(endpoint, peer.ip_block)
-    if not isinstance(endpoint, Workload) or endpoint.host_network:
+    if not isinstance(endpoint, Workload):
         return False
     if peer.namespace_selector is None:
         if endpoint.namespace != policy.namespace:

@@ -18,11 +18,17 @@ Reading an `EndpointRules` (see `policy.decide` for the reference implementation
 - A rule matches when the peer (the source for ingress, the destination for egress) is
   in `peers` and the (protocol, destination port) is in `ports`.
 
-For a priority-ordered ACL dataplane: give rules decreasing priority in tuple order; an
-ALLOW/DENY rule is one ACL; a PASS rule is a jump to the next stage (nftables: `goto` the
-next stage's chain; HNS: emit the PASS rule's match as a higher-priority "skip" by
-rendering each stage as its own group). Named ports are already resolved to numbers and
-label selectors to concrete endpoints, so every rule is plain addresses and ports.
+Rendering: give rules decreasing priority in tuple order; an ALLOW/DENY rule is one ACL.
+A PASS rule is a jump to the next stage: with chains (nftables) make one chain per stage
+and render PASS as `goto` the next stage's chain; for first-match allow/block lists
+without jumps (HNS ACLs, one VFP layer) use `policy.flatten.flatten`, which expands each
+PASS into the later rules restricted to its match. Named ports are already resolved to
+numbers and label selectors to concrete endpoints (`CompiledCluster.endpoints` maps each
+`EndpointKey` to its workload and IPs), so every rule is plain addresses and ports.
+
+Public names: `Direction`, `Action`, `Stage`, `DEFAULT_TIER`, `CidrBlock`, `PeerSet`,
+`ANY_PEER`, `Provenance`, `Rule`, `EndpointRules`, `ISOLATION_DENY`, `EndpointKey`; the
+port sets are `policy.portset.PortSet`.
 """
 
 from __future__ import annotations

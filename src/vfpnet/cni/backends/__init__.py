@@ -2,4 +2,5 @@
 
 REGISTRY: dict[str, tuple[str, str]] = {
     "linux": ("vfpnet.cni.backends.linux", "LinuxBackend"),
+    "hns": ("vfpnet.cni.backends.hns", "HnsBackend"),
 }

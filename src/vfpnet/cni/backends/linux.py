@@ -43,6 +43,21 @@ def host_ifname(container_id: str, ifname: str) -> str:
     return HOST_PREFIX + digest[:12]
 
 
+class _Veth:
+    """Both ends of a pod's veth as created: names, ifindexes, MACs."""
+
+    __slots__ = ("host", "host_index", "host_mac", "pod", "pod_index", "pod_mac")
+
+    def __init__(self, host: str, host_index: int | None, host_mac: str, pod: str,
+                 pod_index: int | None, pod_mac: str) -> None:
+        if host_index is None or pod_index is None:
+            raise errors.CniError(
+                errors.NETWORK_SETUP_FAILED, f"veth {host}/{pod}: vanished after creation"
+            )
+        self.host, self.host_index, self.host_mac = host, host_index, host_mac
+        self.pod, self.pod_index, self.pod_mac = pod, pod_index, pod_mac
+
+
 def _random_mac() -> str:
     raw = bytearray(os.urandom(6))
     raw[0] = (raw[0] & 0xFC) | 0x02  # locally administered, unicast
@@ -59,9 +74,10 @@ class LinuxBackend:
 
     def nft(self) -> Nft:
         if self._nft is None:
+            from vfpnet.cni.jsonwire import dumps, loads
             from vfpnet.linux.nftables import Nft
 
-            self._nft = Nft()
+            self._nft = Nft(dumps=dumps, loads=loads)
         return self._nft
 
     # -- ADD -----------------------------------------------------------------------
@@ -69,6 +85,10 @@ class LinuxBackend:
         conf, args = req.conf, req.args
         host = host_ifname(args.container_id, args.ifname)
         host_mac, pod_mac = _random_mac(), _random_mac()
+        if not args.netns.startswith("/"):
+            raise errors.CniError(
+                errors.INVALID_ENVIRONMENT, f"CNI_NETNS: {args.netns!r} is not an absolute path"
+            )
         try:
             netns_fd = os.open(args.netns, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
@@ -95,88 +115,109 @@ class LinuxBackend:
                 nl.create_veth(host, host_mac, args.ifname, pod_mac, netns_fd)
             except NetlinkError as exc:
                 raise _setup_error(exc, f"veth {host}/{args.ifname}") from None
-            undo.push(f"veth {host}", lambda: nl.delete_link(host))
+            def remove_veth() -> None:
+                faults.point("undo-veth")
+                nl.delete_link(host)
+
+            undo.push(f"veth {host}", remove_veth)
             faults.point("after-veth")
+            veth = _Veth(host, nl.link_index(host), host_mac, args.ifname,
+                         pod.link_index(args.ifname), pod_mac)
+            bridge_index = self._prepare(req, nl, pod, veth)  # while IPAM is still working
             result = ipam.result()
             faults.point("after-ipam")
-            return self._wire(req, nl, pod, host, host_mac, pod_mac, result, undo)
+            return self._wire(req, nl, pod, veth, bridge_index, result, undo)
         except NetlinkError as exc:
             raise _setup_error(exc, f"mode {conf.mode}") from None
         finally:
             os.close(netns_fd)
             pod.close()
 
-    def _wire(self, req: Request, nl: Netlink, pod: Netlink, host: str, host_mac: str,
-              pod_mac: str, result: dict[str, object], undo: UndoStack) -> Added:
-        conf, args = req.conf, req.args
-        ips = [ip for ip in result["ips"] if ":" not in ip["address"]]  # type: ignore[attr-defined]
-        if not ips:
-            raise errors.CniError(errors.IPAM_FAILED, "ipam: result has no IPv4 address")
-        ip_cfg = ips[0]
-        addr, prefix = parse_cidr(ip_cfg["address"], "ipam result ips[0].address")
-        host_index = nl.link_index(host)
-        pod_index = pod.link_index(args.ifname)
+    def _prepare(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth) -> int | None:
+        """The steps that need no address; the host veth stays down. Returns the bridge."""
         lo_index = pod.link_index("lo")
-        if host_index is None or pod_index is None:
-            raise errors.CniError(
-                errors.NETWORK_SETUP_FAILED, f"veth {host}: vanished after creation"
-            )
         if lo_index is not None:
             pod.set_link(lo_index, up=True, what="lo up")
-        interfaces: list[dict[str, object]] = [
-            {"name": host, "mac": host_mac},
-            {"name": args.ifname, "mac": pod_mac, "sandbox": args.netns},
-        ]
-        state: dict[str, object] = {"hostInterface": host, "address": addr}
         write_sysctl("net/ipv4/ip_forward", "1")
+        if req.conf.mode == "l2bridge":
+            bridge = req.conf.bridge
+            nl.ensure_bridge(bridge)  # node-wide: DEL keeps it
+            bridge_index = nl.link_index(bridge)
+            if bridge_index is None:
+                raise errors.CniError(errors.NETWORK_SETUP_FAILED, f"bridge {bridge}: vanished")
+            nl.set_link(bridge_index, up=True, what=f"{bridge} up")
+            nl.set_link(veth.host_index, master=bridge_index, what=f"{veth.host} master")
+            return bridge_index
+        # transparent modes: everything goes to the link-local gateway = the host veth
+        pod.set_link(veth.pod_index, up=True, what=f"{veth.pod} up")
+        pod.add_route(LINK_LOCAL_GW, 32, oif=veth.pod_index, scope=RT_SCOPE_LINK)
+        pod.add_permanent_neighbour(veth.pod_index, LINK_LOCAL_GW, veth.host_mac)
+        pod.add_route("0.0.0.0", 0, gateway=LINK_LOCAL_GW, oif=veth.pod_index, onlink=True)
+        write_sysctl(f"net/ipv4/conf/{veth.host}/proxy_arp", "1")
+        return None
 
-        if conf.mode == "l2bridge":
-            gateway = conf.gateway or str(ip_cfg.get("gateway") or "") or first_host(addr, prefix)
-            if not contains(addr, prefix, gateway) or gateway == addr:
-                raise errors.CniError(
-                    errors.INVALID_CONFIG,
-                    f"gateway: {gateway} is not a host of the pod subnet {addr}/{prefix}",
-                )
-            created = nl.ensure_bridge(conf.bridge)
-            bridge_index = nl.link_index(conf.bridge)
-            assert bridge_index is not None
-            if created:
-                state["bridgeCreated"] = True
-            nl.add_address(bridge_index, gateway, prefix, what=f"gateway on {conf.bridge}")
-            nl.set_link(bridge_index, up=True, what=f"{conf.bridge} up")
-            nl.set_link(host_index, master=bridge_index, what=f"{host} master {conf.bridge}")
-            pod.add_address(pod_index, addr, prefix, what=f"{args.ifname} address")
-            pod.set_link(pod_index, up=True, what=f"{args.ifname} up")
-            routes = self._pod_routes(pod, pod_index, result, gateway)
-            faults.point("after-pod-config")
-            nl.set_link(host_index, up=True, what=f"{host} up")
-            state.update({"bridge": conf.bridge, "gateway": gateway})
-            return Added(interfaces, [{"address": f"{addr}/{prefix}", "gateway": gateway,
-                                       "interface": 1}], routes, state)
+    def _wire(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth,
+              bridge_index: int | None, result: dict[str, object], undo: UndoStack) -> Added:
+        """Everything that needs the address IPAM gave."""
+        args = req.args
+        ips: list[dict[str, object]] = result["ips"]  # type: ignore[assignment]
+        v6 = [str(ip["address"]) for ip in ips if ":" in str(ip["address"])]
+        if v6:  # refused, not half-configured: the address would be held but never used
+            raise errors.CniError(
+                errors.INVALID_CONFIG,
+                f"ipam: IPv6 address {v6[0]} in the IPAM result; the linux backend is IPv4 only",
+            )
+        addr, prefix = parse_cidr(str(ips[0]["address"]), "ipam result ips[0].address")
+        state: dict[str, object] = {"hostInterface": veth.host, "address": addr}
+        if bridge_index is not None:
+            ip, routes = self._l2bridge(req, nl, pod, veth, bridge_index, addr, prefix, ips[0],
+                                        result, state)
+        else:
+            ip, routes = self._transparent(req, nl, pod, veth, addr, prefix, ips[0], undo, state)
+        interfaces: list[dict[str, object]] = [
+            {"name": veth.host, "mac": veth.host_mac},
+            {"name": args.ifname, "mac": veth.pod_mac, "sandbox": args.netns},
+        ]
+        return Added(interfaces, [dict(ip, interface=1)], routes, state)
 
-        # transparent and transparent-tunnel
-        pod.add_address(pod_index, addr, 32, what=f"{args.ifname} address")
-        pod.set_link(pod_index, up=True, what=f"{args.ifname} up")
-        pod.add_route(LINK_LOCAL_GW, 32, oif=pod_index, scope=RT_SCOPE_LINK)
-        pod.add_permanent_neighbour(pod_index, LINK_LOCAL_GW, host_mac)
-        pod.add_route("0.0.0.0", 0, gateway=LINK_LOCAL_GW, oif=pod_index, onlink=True)
-        write_sysctl(f"net/ipv4/conf/{host}/proxy_arp", "1")
+    def _l2bridge(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth, bridge_index: int,
+                  addr: str, prefix: int, ip_cfg: dict[str, object], result: dict[str, object],
+                  state: dict[str, object]) -> tuple[dict[str, object], list[dict[str, object]]]:
+        conf = req.conf
+        gateway = conf.gateway or str(ip_cfg.get("gateway") or "") or first_host(addr, prefix)
+        if not contains(addr, prefix, gateway) or gateway == addr:
+            raise errors.CniError(
+                errors.INVALID_CONFIG,
+                f"gateway: {gateway} is not a host of the pod subnet {addr}/{prefix}",
+            )
+        # node side: the bridge holds the gateway address
+        nl.add_address(bridge_index, gateway, prefix, what=f"gateway on {conf.bridge}")
+        # pod side: on the subnet, routes via the gateway
+        pod.add_address(veth.pod_index, addr, prefix, what=f"{veth.pod} address")
+        pod.set_link(veth.pod_index, up=True, what=f"{veth.pod} up")
+        routes = self._pod_routes(pod, veth.pod_index, result, gateway)
+        faults.point("after-pod-config")
+        nl.set_link(veth.host_index, up=True, what=f"{veth.host} up")
+        state.update({"bridge": conf.bridge, "gateway": gateway})
+        return {"address": f"{addr}/{prefix}", "gateway": gateway}, routes
+
+    def _transparent(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth, addr: str,
+                     prefix: int, ip_cfg: dict[str, object], undo: UndoStack,
+                     state: dict[str, object]) -> tuple[dict[str, object],
+                                                        list[dict[str, object]]]:
+        conf = req.conf
+        pod.add_address(veth.pod_index, addr, 32, what=f"{veth.pod} address")  # routes: _prepare
         faults.point("after-pod-config")
         if conf.mode == "transparent-tunnel":
-            gateway = self._tunnel(req, nl, host, addr, prefix, ip_cfg, undo)
-            state["gateway"] = gateway
+            state["gateway"] = self._tunnel(req, nl, veth.host, addr, prefix, ip_cfg, undo)
             state["tunnel"] = {"mark": conf.tunnel.mark, "table": conf.tunnel.table,
                                "priority": conf.tunnel.priority}
-        # A route needs its link up; the pod is already steered (member added above).
-        nl.set_link(host_index, up=True, what=f"{host} up")
-        nl.add_route(addr, 32, oif=host_index, scope=RT_SCOPE_LINK)
+        # node side: a route needs its link up; the pod is already steered (member above)
+        nl.set_link(veth.host_index, up=True, what=f"{veth.host} up")
+        nl.add_route(addr, 32, oif=veth.host_index, scope=RT_SCOPE_LINK)
         faults.point("after-host-route")
-        return Added(
-            interfaces,
-            [{"address": f"{addr}/32", "gateway": LINK_LOCAL_GW, "interface": 1}],
-            [{"dst": "0.0.0.0/0", "gw": LINK_LOCAL_GW}],
-            state,
-        )
+        return ({"address": f"{addr}/32", "gateway": LINK_LOCAL_GW},
+                [{"dst": "0.0.0.0/0", "gw": LINK_LOCAL_GW}])
 
     def _pod_routes(self, pod: Netlink, pod_index: int, result: dict[str, object],
                     gateway: str) -> list[dict[str, object]]:
@@ -213,16 +254,20 @@ class LinuxBackend:
         tun = conf.tunnel
         with Store(conf.state_dir, conf.name).node_lock():
             try:
+                # the pod's member goes in with the node objects, in one transaction
                 steering.ensure_node(nft, nl, mark=tun.mark, table=tun.table,
-                                     priority=tun.priority, gateway=gateway, uplink_index=uplink)
+                                     priority=tun.priority, gateway=gateway, uplink_index=uplink,
+                                     member=(addr, host))
+            except OSError as exc:
+                raise _setup_error(exc, f"steering for {addr} . {host}") from None
+            finally:
+                # whatever part of the transaction landed, the member is undone on failure
+                undo.push(f"steering member {addr}",
+                          lambda: steering.remove_member(nft, addr, host))
+            try:
                 self._loosen_rp_filter(uplink, nl)
             except OSError as exc:
-                raise _setup_error(exc, "transparent-tunnel node setup") from None
-        try:
-            steering.add_member(nft, addr, host)
-        except OSError as exc:
-            raise _setup_error(exc, f"steering set member {addr} . {host}") from None
-        undo.push(f"steering member {addr}", lambda: steering.remove_member(nft, addr, host))
+                raise _setup_error(exc, "transparent-tunnel rp_filter") from None
         faults.point("after-steering-member")
         return gateway
 
@@ -254,11 +299,13 @@ class LinuxBackend:
             from vfpnet.linux import steering
 
             try:
-                members = steering.members(self.nft())
-                wanted = {(a, host) for a in _record_addresses(record)} if record else set()
-                for member in set(members) | wanted:
-                    if member[1] == host:
-                        steering.remove_member(self.nft(), *member)
+                recorded = [(a, host) for a in _record_addresses(record)] if record else []
+                # one transaction for the recorded members; a full sweep by host veth
+                # only when that is not the whole story (no record, or one was missing)
+                if not recorded or not steering.remove_members(self.nft(), recorded):
+                    for member in steering.members(self.nft()):
+                        if member[1] == host:
+                            steering.remove_member(self.nft(), *member)
             except OSError as exc:
                 raise _setup_error(exc, f"remove steering members of {host}") from None
 
