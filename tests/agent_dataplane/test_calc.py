@@ -159,3 +159,13 @@ def test_incremental_relabels_give_the_same_rules_as_a_fresh_calculation(step: S
         fresh.set_endpoints(endpoints_of(step))
         fresh.load(Snapshot(objects, "9"))
         assert calc.desired == fresh.desired, f"after relabelling {key}"
+
+
+def test_second_endpoint_with_a_taken_address_is_left_alone_and_reported() -> None:
+    step = _step("e2e/default-deny-ingress")
+    calc = _calculator(step)
+    first = next(iter(sorted(calc.endpoints.values(), key=lambda e: e.handle)))
+    twin = LocalEndpoint("zzztwin:eth0", first.ips, "y", "b")
+    delta = calc.set_endpoints([*calc.endpoints.values(), twin])
+    assert "zzztwin:eth0" not in delta.changed and "zzztwin:eth0" not in calc.desired
+    assert first.handle in calc.unjoined["zzztwin:eth0"]

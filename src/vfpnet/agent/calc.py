@@ -142,7 +142,14 @@ class Calculator:
                 by_ip[str(ip)] = w
         joined: dict[str, Workload] = {}
         self.unjoined = {}
-        for handle, ep in self.endpoints.items():
+        claimed: dict[str, str] = {}
+        for handle, ep in sorted(self.endpoints.items()):
+            clash = next((claimed[ip] for ip in ep.ips if ip in claimed), None)
+            if clash is not None:
+                # Two endpoints cannot both own an address: a dataplane dispatches by it.
+                self.unjoined[handle] = f"its address is also endpoint {clash}'s"
+                continue
+            claimed.update((ip, handle) for ip in ep.ips)
             pod = ep.pod
             found = by_pod.get(pod) if pod else next(
                 (by_ip[i] for i in ep.ips if i in by_ip), None
