@@ -1,6 +1,7 @@
 """A node of real namespaces for packet tests: pods are network namespaces whose veths sit
 on a bridge in the node's namespace, each serving TCP and UDP; probes are real
-connections made from inside the source pod (threads that `setns` into it).
+connections made from inside the source pod (threads that `setns` into it); SCTP by a
+crafted INIT seen by the destination's raw receiver (`sctp_raw`).
 
 Bridged IPv4 goes through the node's `inet` forward hook (`bridge-nf-call-iptables`), so
 the agent's table in the node namespace filters pod-to-pod traffic as on a real node.
@@ -19,6 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from agent_dataplane.sctp_raw import InitReceiver, send_init, wait_arrived
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -57,6 +60,7 @@ class Node:
     pods: dict[str, Pod] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _servers: list[threading.Thread] = field(default_factory=list)
+    receivers: dict[str, InitReceiver] = field(default_factory=dict)  # netns -> SCTP INITs
 
     def add_pod(self, pod_id: str, ip: str, ports: Iterable[int]) -> Pod:
         index = len(self.pods)
@@ -83,6 +87,11 @@ class Node:
 
     def _serve(self, netns: str, ports: Sequence[int], ready: threading.Event) -> None:
         enter(netns)
+        receiver = InitReceiver()
+        self.receivers[netns] = receiver
+        sctp = threading.Thread(target=receiver.serve, args=(self._stop,), daemon=True)
+        sctp.start()
+        self._servers.append(sctp)
         sel = selectors.DefaultSelector()
         sockets = []
         for port in ports:
@@ -151,14 +160,21 @@ def node_with_pods(pods: dict[str, str], ports: Iterable[int] = (80, 81)) -> Ite
         subprocess.run(["ip", "netns", "del", node.netns], capture_output=True, check=False)
 
 
-def probe_one(netns: str, dst: str, protocol: str, port: int, timeout: float) -> bool:
-    """True when a connection (TCP) or an echoed datagram (UDP) got through."""
-    enter(netns)
+def probe_one(
+    node: Node, src: Pod, dst: Pod, protocol: str, port: int, timeout: float
+) -> bool:
+    """True when a connection (TCP), an echoed datagram (UDP) or an INIT (SCTP, seen by
+    the destination's raw receiver) got through."""
+    enter(src.netns)
+    if protocol == "SCTP":
+        tag = send_init(src.ip, dst.ip, port)
+        return wait_arrived(node.receivers[dst.netns], src.ip, port, tag, timeout)
+    dst_ip = dst.ip
     if protocol == "TCP":
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             try:
-                s.connect((dst, port))
+                s.connect((dst_ip, port))
                 return True
             except ConnectionRefusedError:
                 return True  # a reset came back: the path is open
@@ -167,7 +183,7 @@ def probe_one(netns: str, dst: str, protocol: str, port: int, timeout: float) ->
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         try:
-            s.sendto(b"probe", (dst, port))
+            s.sendto(b"probe", (dst_ip, port))
             s.recvfrom(64)
             return True
         except ConnectionRefusedError:
@@ -184,8 +200,7 @@ def probe_all(node: Node, flows: Sequence[Flow], timeout: float = 0.3) -> dict[F
     with ThreadPoolExecutor(max_workers=48) as pool:
         futures = {
             flow: pool.submit(
-                probe_one, node.pods[flow[0]].netns, node.pods[flow[1]].ip, flow[2], flow[3],
-                timeout,
+                probe_one, node, node.pods[flow[0]], node.pods[flow[1]], flow[2], flow[3], timeout
             )
             for flow in flows
         }

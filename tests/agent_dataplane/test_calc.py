@@ -140,3 +140,32 @@ def test_nothing_is_computed_before_the_datastore_answers() -> None:
     calc = Calculator("node1", "test")
     assert not calc.set_endpoints(endpoints_of(step))
     assert calc.desired == {}
+
+
+LABEL_SETS = [{"pod": "a"}, {"pod": "b"}, {"pod": "zzz"}, {}, {"pod": "c", "app": "x"}]
+
+
+@pytest.mark.parametrize("step", ALL_STEPS[::5])
+def test_incremental_relabels_give_the_same_rules_as_a_fresh_calculation(step: Step) -> None:
+    calc = _calculator(step)
+    objects = dict(snapshot_of(step).objects)
+    pods = sorted(k for k in objects if k.kind == "Pod")
+    for i, key in enumerate(pods):
+        pod = copy.deepcopy(dict(objects[key]))
+        pod["metadata"]["labels"] = LABEL_SETS[i % len(LABEL_SETS)]
+        objects[key] = pod
+        calc.apply_event(_event(EventType.MODIFIED, key, pod))
+        fresh = Calculator("node1", "test")
+        fresh.set_endpoints(endpoints_of(step))
+        fresh.load(Snapshot(objects, "9"))
+        assert calc.desired == fresh.desired, f"after relabelling {key}"
+
+
+def test_second_endpoint_with_a_taken_address_is_left_alone_and_reported() -> None:
+    step = _step("e2e/default-deny-ingress")
+    calc = _calculator(step)
+    first = next(iter(sorted(calc.endpoints.values(), key=lambda e: e.handle)))
+    twin = LocalEndpoint("zzztwin:eth0", first.ips, "y", "b")
+    delta = calc.set_endpoints([*calc.endpoints.values(), twin])
+    assert "zzztwin:eth0" not in delta.changed and "zzztwin:eth0" not in calc.desired
+    assert first.handle in calc.unjoined["zzztwin:eth0"]

@@ -21,14 +21,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from vfpnet.agent.affected import only_labels_changed, policies_peering
 from vfpnet.agent.datastore.events import ErrorEvent, ObjectEvent, ResyncEvent, Snapshot
 from vfpnet.agent.datastore.events import EventType as EventKind
 from vfpnet.agent.endpoints import LocalEndpoint
-from vfpnet.agent.flatten import AddressRule, flatten
+from vfpnet.agent.flatten import AddressRule, PeerAddresses, flatten
 from vfpnet.agent.objects import Change, ObjectStore
 from vfpnet.k8s.model import Workload
 from vfpnet.policy.compile import compile_cluster, endpoint_key
-from vfpnet.policy.ir import Direction, EndpointKey
+from vfpnet.policy.ir import Direction, EndpointKey, EndpointRules, Rule
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,12 @@ class Calculator:
         self.unjoined: dict[str, str] = {}
         self.datastore_errors: list[str] = []
         self.loaded = False
+        self._peer_ips: dict[EndpointKey, tuple[str, ...]] = {}
+        self._resolve = PeerAddresses(self._peer_ips.__getitem__)
+        # Endpoints with the same IR (replicas) share one flattened tuple: the renderers
+        # memoize on it.
+        self._flat: dict[tuple[Rule, ...], tuple[AddressRule, ...]] = {}
+        self._policies_of: dict[str, frozenset[str]] = {}  # policies in each endpoint's IR
 
     # -- inputs ---------------------------------------------------------------------
 
@@ -94,7 +101,22 @@ class Calculator:
             log.warning("refused %s: %s (the last valid version stays)", event.key, change.error)
         if not change.changed:
             return Delta()
-        return self._recompute(_why([change]))
+        return self._recompute(_why([change]), self._narrowed(change))
+
+    def _narrowed(self, change: Change) -> set[str] | None:
+        """The endpoints a Pod relabel can touch; None: recompute every endpoint."""
+        before, after = change.before, change.after
+        if not (isinstance(before, Workload) and isinstance(after, Workload)):
+            return None
+        if not only_labels_changed(before, after):
+            return None
+        cluster = self.store.cluster()
+        peering = policies_peering(cluster, (before, after))
+        pod = f"{after.namespace}/{after.name}"
+        return {
+            handle for handle, d in self.desired.items()
+            if d.pod == pod or self._policies_of.get(handle, frozenset()) & peering
+        } | {h for h, e in self.endpoints.items() if e.pod == pod or h not in self.desired}
 
     def set_endpoints(self, endpoints: Iterable[LocalEndpoint]) -> Delta:
         new = {e.handle: e for e in endpoints}
@@ -120,7 +142,14 @@ class Calculator:
                 by_ip[str(ip)] = w
         joined: dict[str, Workload] = {}
         self.unjoined = {}
-        for handle, ep in self.endpoints.items():
+        claimed: dict[str, str] = {}
+        for handle, ep in sorted(self.endpoints.items()):
+            clash = next((claimed[ip] for ip in ep.ips if ip in claimed), None)
+            if clash is not None:
+                # Two endpoints cannot both own an address: a dataplane dispatches by it.
+                self.unjoined[handle] = f"its address is also endpoint {clash}'s"
+                continue
+            claimed.update((ip, handle) for ip in ep.ips)
             pod = ep.pod
             found = by_pod.get(pod) if pod else next(
                 (by_ip[i] for i in ep.ips if i in by_ip), None
@@ -138,17 +167,34 @@ class Calculator:
             joined[handle] = w
         return joined
 
-    def _recompute(self, why: str) -> Delta:
+    def _recompute(self, why: str, only: set[str] | None = None) -> Delta:
         if not self.loaded:
             return Delta()
         cluster = self.store.cluster()
         joined = self._join(cluster.workloads)
         local_keys = {endpoint_key(w): w for w in joined.values()}
         universe = [local_keys.get(endpoint_key(w), w) for w in cluster.workloads]
-        compiled = compile_cluster(cluster, universe, subjects=list(local_keys.values()))
+        if only is not None:
+            joined = {h: w for h, w in joined.items() if h in only}
+        compiled = compile_cluster(
+            cluster, universe, subjects=list({endpoint_key(w): w for w in joined.values()}.values())
+        )
 
-        def ips(key: EndpointKey) -> tuple[str, ...]:
-            return tuple(str(ip) for ip in compiled.endpoints[key].ips)
+        peer_ips = {k: tuple(str(ip) for ip in w.ips) for k, w in compiled.endpoints.items()}
+        if peer_ips != self._peer_ips:
+            # Addresses moved: resolved peer sets may be stale.
+            self._peer_ips = peer_ips
+            self._resolve = PeerAddresses(peer_ips.__getitem__)
+            self._flat = {}
+        resolve = self._resolve
+        memo, self._flat = self._flat, {}
+
+        def flat(rules: EndpointRules) -> tuple[AddressRule, ...]:
+            found = memo.get(rules.rules) or self._flat.get(rules.rules)
+            if found is None:
+                found = flatten(rules, resolve)
+            self._flat[rules.rules] = found
+            return found
 
         changed: dict[str, DesiredEndpoint] = {}
         reasons: dict[str, str] = {}
@@ -159,12 +205,16 @@ class Calculator:
             desired = DesiredEndpoint(
                 handle=handle,
                 pod=f"{w.namespace}/{w.name}",
-                ips=self.endpoints[handle].ips or ips(key),
-                ingress=flatten(ingress, ips),
-                egress=flatten(egress, ips),
+                ips=self.endpoints[handle].ips or peer_ips[key],
+                ingress=flat(ingress),
+                egress=flat(egress),
                 isolated_ingress_by=ingress.isolated_by,
                 isolated_egress_by=egress.isolated_by,
             )
+            self._policies_of[handle] = frozenset(
+                r.provenance.policy
+                for r in (*ingress.rules, *egress.rules) if r.provenance.policy
+            ) | frozenset(ingress.isolated_by) | frozenset(egress.isolated_by)
             if self.desired.get(handle) != desired:
                 changed[handle] = desired
                 reasons[handle] = why
@@ -172,6 +222,7 @@ class Calculator:
         removed = frozenset(h for h in self.desired if h not in self.endpoints)
         for handle in removed:
             del self.desired[handle]
+            self._policies_of.pop(handle, None)
             reasons[handle] = "endpoint removed"
         return Delta(changed, removed, reasons)
 

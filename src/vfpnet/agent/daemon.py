@@ -238,6 +238,7 @@ class Agent:
                 )
             return 0
         self.state = "running"
+        self._write_status()
         return self.loop(snapshot.revision)
 
     def loop(self, revision: str) -> int:

@@ -19,6 +19,7 @@ means those TCP/UDP/SCTP ports only.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,20 +30,48 @@ from vfpnet.policy.portset import PortSet
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AddressSet:
     """`any_address`, or exactly the addresses of `networks` (collapsed, sorted, v4 first)."""
 
     any_address: bool = False
     networks: tuple[Network, ...] = ()
 
+    # Hashed and compared often (memo keys, desired-state diffs) and big (every pod IP of
+    # a selector), so the hash is computed once.
+    def __hash__(self) -> int:
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.any_address, self.networks))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, AddressSet) or hash(self) != hash(other):
+            return False
+        return self.any_address == other.any_address and self.networks == other.networks
+
     @staticmethod
     def of(networks: Iterable[Network]) -> AddressSet:
-        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
-        v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
-        return AddressSet(
-            networks=(*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))
-        )
+        """Normalized: sorted, without duplicates or members inside a wider member.
+        Single addresses are kept as they are (never merged into prefixes: a set of
+        pod IPs stays a set of addresses)."""
+        given = list(networks)
+        out: list[Network] = []
+        for version in (4, 6):
+            hosts = {n for n in given if n.version == version and n.num_addresses == 1}
+            wide = list(ipaddress.collapse_addresses(  # type: ignore[type-var]
+                n for n in given if n.version == version and n.num_addresses > 1
+            ))
+            if wide:
+                hosts = {
+                    h for h in hosts
+                    if not any(h.subnet_of(w) for w in wide)  # type: ignore[arg-type]
+                }
+            out.extend(sorted([*hosts, *wide]))
+        return AddressSet(networks=tuple(out))
 
     def is_empty(self) -> bool:
         return not self.any_address and not self.networks
@@ -111,12 +140,17 @@ def cidr_networks(block: CidrBlock) -> list[Network]:
     return pieces
 
 
+@functools.lru_cache(maxsize=65536)
+def host_network(ip: str) -> Network:
+    return ipaddress.ip_network(ip)
+
+
 def peer_addresses(peers: PeerSet, ips: Callable[[EndpointKey], Sequence[str]]) -> AddressSet:
     if peers.any_peer:
         return ANY_ADDRESS
     networks: list[Network] = []
     for key in peers.endpoints:
-        networks.extend(ipaddress.ip_network(ip) for ip in ips(key))
+        networks.extend(host_network(ip) for ip in ips(key))
     for block in peers.cidrs:
         networks.extend(cidr_networks(block))
     return AddressSet.of(networks)
@@ -130,18 +164,30 @@ def origin_of(rule: Rule) -> str:
     return f"{p.kind} {p.policy} rule {p.rule}{name}"
 
 
+class PeerAddresses:
+    """Peer sets resolved to addresses, memoized: many endpoints share the same peers.
+    Valid for one mapping of endpoint keys to IPs (make a new one when IPs change)."""
+
+    def __init__(self, ips: Callable[[EndpointKey], Sequence[str]]) -> None:
+        self.ips = ips
+        self._memo: dict[PeerSet, AddressSet] = {}
+
+    def __call__(self, peers: PeerSet) -> AddressSet:
+        found = self._memo.get(peers)
+        if found is None:
+            found = self._memo[peers] = peer_addresses(peers, self.ips)
+        return found
+
+
 def flatten(
-    rules: EndpointRules, ips: Callable[[EndpointKey], Sequence[str]]
+    rules: EndpointRules, resolve: Callable[[PeerSet], AddressSet]
 ) -> tuple[AddressRule, ...]:
-    """The first-match address rules equal to `rules` (see the module docstring)."""
+    """The first-match address rules equal to `rules` (see the module docstring);
+    `resolve` gives a peer set's addresses (a `PeerAddresses`)."""
     stages: Mapping[Stage, tuple[Rule, ...]] = {s: rules.stage_rules(s) for s in Stage}
-    resolved: dict[int, AddressSet] = {}
 
     def addresses(rule: Rule) -> AddressSet:
-        found = resolved.get(id(rule))
-        if found is None:
-            found = resolved[id(rule)] = peer_addresses(rule.peers, ips)
-        return found
+        return resolve(rule.peers)
 
     def region(first: Stage, remote: AddressSet, ports: PortSet | None) -> list[AddressRule]:
         out: list[AddressRule] = []

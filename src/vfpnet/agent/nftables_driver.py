@@ -22,6 +22,7 @@ from vfpnet.agent.render_nftables import (
     FAMILY,
     TABLE,
     AddressSetSpec,
+    ChainSpec,
     EndpointProgram,
     add_chain,
     add_rule,
@@ -124,19 +125,19 @@ class NftablesDriver:
         def all_sets(programs: Mapping[str, EndpointProgram]) -> dict[str, AddressSetSpec]:
             return {s.name: s for p in programs.values() for s in p.sets}
 
+        def all_chains(programs: Mapping[str, EndpointProgram]) -> dict[str, ChainSpec]:
+            return {c.name: c for p in programs.values() for c in p.chains}
+
         sets_before, sets_after = all_sets(self.programs), all_sets(after)
-        chains_before = {c.name for p in self.programs.values() for c in p.chains}
+        chains_before, chains_after = all_chains(self.programs), all_chains(after)
         cmds: list[dict[str, Any]] = [
             add_set(t, s) for name, s in sets_after.items() if name not in sets_before
         ]
-        for program in new.values():
-            for chain in program.chains:
-                if chain.name in chains_before:
-                    cmds.append({"flush": {"chain": {"family": FAMILY, "table": t,
-                                                     "name": chain.name}}})
-                else:
-                    cmds.append(add_chain(t, chain.name))
-                cmds.extend(add_rule(t, chain.name, c, e) for c, e in chain.rules)
+        # Chains are named for their content: a new list is a new chain, never an edit.
+        for name, chain in chains_after.items():
+            if name not in chains_before:
+                cmds.append(add_chain(t, name))
+                cmds.extend(add_rule(t, name, c, e) for c, e in chain.rules)
         touched = set(new) | set(removed)
         old_pairs = {d for h in touched if h in self.programs for d in self.programs[h].dispatch}
         new_pairs = {d for h in touched if h in after for d in after[h].dispatch}
@@ -145,9 +146,9 @@ class NftablesDriver:
             for m, ip, target in sorted(pairs):
                 by_map.setdefault(m, []).append((ip, target))
             cmds.extend(map_elements(verb, t, m, p) for m, p in by_map.items())
-        for handle in removed:
-            for chain in self.programs.get(handle, EndpointProgram((), (), ())).chains:
-                ref = {"family": FAMILY, "table": t, "name": chain.name}
+        for name in chains_before:
+            if name not in chains_after:
+                ref = {"family": FAMILY, "table": t, "name": name}
                 cmds.append({"flush": {"chain": ref}})
                 cmds.append({"delete": {"chain": ref}})
         for name in sets_before:

@@ -8,9 +8,12 @@ The table `inet vfpnet` (name configurable) holds:
   egress chain, then `ip daddr vmap @ingress4` to the destination's ingress chain.
   Only forwarded traffic is filtered: traffic from the node itself to its pods (kubelet
   probes) goes through `output`, which we do not hook, so it is always allowed.
-- per endpoint and direction a chain (`i-<id>`, `e-<id>`): the flattened rules in order,
-  ALLOW -> `return` (the next check decides: egress, then ingress, then accept),
-  DENY -> `drop`; the final allow-everything is left out (falling off is `return`).
+- per distinct rule list a chain (`i-<digest>`, `e-<digest>`, named for its content, so
+  endpoints with the same rules, replicas typically, share one chain and a chain never
+  changes in place): the flattened rules in order, ALLOW -> `return` (the next check
+  decides: egress, then ingress, then accept), DENY -> `drop`; the final
+  allow-everything is left out (falling off is `return`). An endpoint whose list is
+  only that allow gets no chain and no dispatch entry in that direction.
 - named sets for peer addresses, shared between rules with equal content: hash sets when
   every member is one address, interval sets otherwise (CIDRs); ports are anonymous
   sets/ranges on `tcp|udp|sctp dport`.
@@ -21,7 +24,9 @@ compared with what was rendered (drift detection).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,8 +73,9 @@ def _digest(text: str, size: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:size]
 
 
-def chain_name(handle: str, direction: Direction) -> str:
-    return f"{'i' if direction is Direction.INGRESS else 'e'}-{_digest(handle, 14)}"
+def chain_name(direction: Direction, rules: Sequence[tuple[str, tuple[Json, ...]]]) -> str:
+    body = json.dumps(rules, sort_keys=True)
+    return f"{'i' if direction is Direction.INGRESS else 'e'}-{_digest(body, 16)}"
 
 
 def map_name(direction: Direction, family: int) -> str:
@@ -148,17 +154,31 @@ def render_rules(
     return out
 
 
+@functools.lru_cache(maxsize=8192)
+def render_chain(
+    rules: tuple[AddressRule, ...], direction: Direction
+) -> tuple[ChainSpec | None, tuple[AddressSetSpec, ...]]:
+    """The chain for one flattened list (None when it allows everything) and its sets."""
+    sets: dict[str, AddressSetSpec] = {}
+    body = tuple(render_rules(rules, direction, sets))
+    if not body:
+        return None, ()
+    return ChainSpec(chain_name(direction, body), body), tuple(sets[k] for k in sorted(sets))
+
+
 def render_endpoint(desired: DesiredEndpoint) -> EndpointProgram:
     sets: dict[str, AddressSetSpec] = {}
     chains: list[ChainSpec] = []
     dispatch: list[tuple[str, str, str]] = []
     for direction in (Direction.INGRESS, Direction.EGRESS):
-        name = chain_name(desired.handle, direction)
-        body = render_rules(desired.rules(direction), direction, sets)
-        chains.append(ChainSpec(name, tuple(body)))
+        chain, chain_sets = render_chain(desired.rules(direction), direction)
+        if chain is None:
+            continue
+        chains.append(chain)
+        sets.update((s.name, s) for s in chain_sets)
         for ip in desired.ips:
             family = 6 if ":" in ip else 4
-            dispatch.append((map_name(direction, family), ip, name))
+            dispatch.append((map_name(direction, family), ip, chain.name))
     return EndpointProgram(tuple(chains), tuple(sets[k] for k in sorted(sets)), tuple(dispatch))
 
 
@@ -238,9 +258,9 @@ def full_ruleset(table: str, programs: Mapping[str, EndpointProgram]) -> list[Js
         for m, ip, target in program.dispatch:
             dispatch.setdefault(m, []).append((ip, target))
     cmds.extend(add_set(table, s) for s in sets.values())
-    for program in programs.values():
-        for chain in program.chains:
-            cmds.append(add_chain(table, chain.name))
-            cmds.extend(add_rule(table, chain.name, c, e) for c, e in chain.rules)
+    chains = {c.name: c for program in programs.values() for c in program.chains}
+    for chain in chains.values():
+        cmds.append(add_chain(table, chain.name))
+        cmds.extend(add_rule(table, chain.name, c, e) for c, e in chain.rules)
     cmds.extend(map_elements("add", table, m, pairs) for m, pairs in sorted(dispatch.items()))
     return cmds

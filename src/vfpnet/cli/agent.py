@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -27,8 +28,8 @@ $VFPNET_AGENT_RUN_DIR, else /run/vfpnet/agent.
 def _dataplane_options(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--dataplane", choices=("nftables", "hns"), required=required)
     parser.add_argument("--table", default="vfpnet", help="nftables table name (inet family)")
-    parser.add_argument("--hns-state", metavar="PATH",
-                        help="HNS emulator state file (off Windows)")
+    parser.add_argument("--hns-state", metavar="PATH", default=os.environ.get("VFPNET_HNS_STATE"),
+                        help="HNS emulator state file (off Windows; default $VFPNET_HNS_STATE)")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -43,8 +44,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--node", metavar="NAME")
     parser.add_argument("--once", action="store_true", help="one full sync, then exit")
     parser.add_argument("--run-dir", metavar="DIR")
-    parser.add_argument("--cni-state-dir", metavar="DIR", default="/var/lib/vfpnet/cni",
-                        help="where the CNI plugin records endpoints (nftables dataplane)")
+    parser.add_argument(
+        "--cni-state-dir", metavar="DIR",
+        default=os.environ.get("VFPNET_CNI_STATE_DIR") or "/var/lib/vfpnet/cni",
+        help="where the CNI plugin records endpoints (nftables dataplane; default "
+             "$VFPNET_CNI_STATE_DIR, else /var/lib/vfpnet/cni, as the CNI plugin)",
+    )
     parser.add_argument("--host-address", action="append", default=[], metavar="IP",
                         help="the node's own address(es), always allowed in (hns)")
     parser.add_argument("--resync-seconds", type=float, default=30.0)

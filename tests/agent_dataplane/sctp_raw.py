@@ -1,0 +1,97 @@
+"""SCTP probes without kernel SCTP sockets: a crafted INIT over a raw socket.
+
+This kernel has no SCTP socket support (TESTBED.md), but raw IP sockets of protocol 132
+work and nftables matches `sctp dport`. A probe sends one INIT chunk whose Initiate Tag
+is unique; the destination pod's raw receiver records every INIT that arrives (source
+address, destination port, tag). The forward path's verdict is what the probe measures:
+a dropped INIT never arrives.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import struct
+import threading
+import time
+
+IPPROTO_SCTP = 132
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def init_packet(src_port: int, dst_port: int, tag: int) -> bytes:
+    """An SCTP common header (verification tag 0, as INIT requires) + one INIT chunk."""
+    chunk = struct.pack("!BBHIIHHI", 1, 0, 20, tag, 65535, 1, 1, tag)
+    header = struct.pack("!HHII", src_port, dst_port, 0, 0)
+    checksum = crc32c(header + chunk)
+    return struct.pack("!HHI", src_port, dst_port, 0) + struct.pack("<I", checksum) + chunk
+
+
+class InitReceiver:
+    """Records INITs arriving in the namespace of the calling thread (start it there)."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, int, int]] = set()
+        self._lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_SCTP)
+        self.sock.settimeout(0.2)
+
+    def serve(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    data, (src, _) = self.sock.recvfrom(2048)
+                except TimeoutError:
+                    continue
+                ihl = (data[0] & 0x0F) * 4
+                sctp = data[ihl:]
+                if len(sctp) < 20 or sctp[12] != 1:
+                    continue
+                dst_port = struct.unpack("!H", sctp[2:4])[0]
+                tag = struct.unpack("!I", sctp[16:20])[0]
+                with self._lock:
+                    self.seen.add((src, dst_port, tag))
+        finally:
+            self.sock.close()
+
+    def arrived(self, src: str, dst_port: int, tag: int) -> bool:
+        with self._lock:
+            return (src, dst_port, tag) in self.seen
+
+
+def send_init(src_ip: str, dst: str, dst_port: int) -> int:
+    """Send one INIT from the calling thread's namespace; returns its tag."""
+    tag = secrets.randbits(32) or 1
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_SCTP) as s:
+        s.bind((src_ip, 0))
+        s.sendto(init_packet(40000 + tag % 20000, dst_port, tag), (dst, 0))
+    return tag
+
+
+def wait_arrived(receiver: InitReceiver, src: str, dst_port: int, tag: int,
+                 timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if receiver.arrived(src, dst_port, tag):
+            return True
+        time.sleep(0.01)
+    return receiver.arrived(src, dst_port, tag)
