@@ -10,6 +10,7 @@ import pytest
 from vfpnet.analysis.explain import explain_flow
 from vfpnet.cli.main import main
 from vfpnet.k8s.load import load_cluster
+from vfpnet.k8s.model import Workload
 from vfpnet.policy.evaluate import evaluate_flow
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "reach")
@@ -72,8 +73,9 @@ def test_text_gives_the_verdict_then_each_direction(capsys: pytest.CaptureFixtur
 
 def test_explain_agrees_with_the_evaluator_on_every_pair_of_the_example() -> None:
     cluster = load_cluster([EXAMPLE])
-    for src in cluster.workloads:
-        for dst in cluster.workloads:
+    ends: list[Workload | str] = [*cluster.workloads, "10.1.0.0", "10.244.2.7", "8.8.8.8"]
+    for src in ends:
+        for dst in ends:
             for protocol, port in (("TCP", 5432), ("TCP", 9100), ("UDP", 53), ("SCTP", 80)):
                 got = explain_flow(cluster, src, dst, protocol, port)
                 want = evaluate_flow(cluster, src, dst, protocol, port)
@@ -139,3 +141,16 @@ def test_invalid_manifest_exits_2_with_no_stdout(
     )
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "tier" in err
+
+
+def test_an_address_or_an_ipblock_node_can_be_an_end(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(
+        capsys, "explain", "-f", EXAMPLE, "--from", "backend/db",
+        "--to", "10.0.0.0-10.243.255.255", "--port", "443", "--format", "json",
+    )
+    doc = json.loads(out)
+    assert code == 0 and doc["allowed"] is True
+    assert (doc["egress"]["tier"], doc["egress"]["policy"], doc["egress"]["rule"]) == (
+        "NetworkPolicy", "backend/db", 1,
+    )
+    assert doc["ingress"]["tier"] == "Default" and "outside the cluster" in doc["ingress"]["reason"]

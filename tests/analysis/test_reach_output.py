@@ -341,3 +341,7 @@ def test_pods_of_one_controller_are_one_node_named_after_it(
     code, out, _ = _run(capsys, "explain", "-f", str(tmp_path), "--from", "a/client",
                         "--to", "a/web-7d9f", "--port", "80")
     assert code == 0 and "ALLOWED" in out
+    # A Pod's own name leads to its controller's node.
+    code, out, _ = _run(capsys, "explain", "-f", str(tmp_path), "--from", "a/web-7d9f-fghij",
+                        "--to", "a/client", "--port", "80")
+    assert code == 0 and out.startswith("a/web-7d9f -> a/client TCP/80: ALLOWED")

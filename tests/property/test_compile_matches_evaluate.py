@@ -69,7 +69,11 @@ def _check(cluster: Cluster) -> None:
     compiled = compile_cluster(cluster)
     ends: list[Endpoint] = [*cluster.workloads, *EXTERNAL_IPS]
     ids = node_ids(cluster.workloads)
-    reached = {(c.src, c.dst): c.allowed for c in reach(cluster).connections}
+    result = reach(cluster)
+    pairs = [(c.src, c.dst) for c in result.connections]
+    assert pairs == sorted(set(pairs)), "connections sorted, one per pair"
+    assert all(c.src != c.dst and not c.allowed.is_empty() for c in result.connections)
+    reached = {(c.src, c.dst): c.allowed for c in result.connections}
     flat_egress = {k: flatten(r) for k, r in compiled.egress.items()}
     flat_ingress = {k: flatten(r) for k, r in compiled.ingress.items()}
     for src in ends:

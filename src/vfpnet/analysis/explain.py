@@ -7,8 +7,11 @@ tier, policy and rule that decided, or the default that applied.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
+
 from vfpnet.analysis.nodes import find_workload, fold_owned_pods, nodes_of
-from vfpnet.analysis.result import DirectionVerdict, Explanation
+from vfpnet.analysis.result import DirectionVerdict, Explanation, Node
 from vfpnet.errors import InputError
 from vfpnet.k8s.model import PROTOCOLS, Cluster, Workload
 from vfpnet.policy.compile import compile_cluster, endpoint_key
@@ -54,44 +57,94 @@ def _verdict(
     return DirectionVerdict(decision.allowed, p.tier, p.policy, p.rule, reason, kind=p.kind)
 
 
+Endpoint = Workload | str
+"""A flow end: a workload, or an address outside the cluster (an IP address string)."""
+
+def _outside(address: str, direction: Direction) -> DirectionVerdict:
+    return DirectionVerdict(
+        True, DEFAULT_TIER, None, None,
+        f"{direction.value.lower()} at {address}: outside the cluster, no policy applies",
+    )
+
+
 def explain_flow(
-    cluster: Cluster, src: Workload, dst: Workload, protocol: str, port: int
+    cluster: Cluster, src: Endpoint, dst: Endpoint, protocol: str, port: int
 ) -> Explanation:
-    """The verdict of one flow, per direction, from the compiled IR."""
+    """The verdict of one flow, per direction, from the compiled IR. An end given as an IP
+    address is outside the cluster: it has no policy, and only CIDR peers match it."""
     workloads = fold_owned_pods(cluster.workloads)
-    compiled = compile_cluster(cluster, workloads, subjects=[src, dst])
-    src_key, dst_key = endpoint_key(src), endpoint_key(dst)
+    subjects = [w for w in (src, dst) if isinstance(w, Workload)]
+    compiled = compile_cluster(cluster, workloads, subjects=subjects)
     by_workload, _ = nodes_of(workloads)
     flow = f"{protocol}/{port}"
 
-    def to_dst(peers: PeerSet) -> bool:
-        return peers.matches_endpoint(dst_key)
+    def node(end: Endpoint) -> Node:
+        return by_workload[end] if isinstance(end, Workload) else Node(end, "IPBlock", "", end)
 
-    def from_src(peers: PeerSet) -> bool:
-        return peers.matches_endpoint(src_key)
+    def matcher(end: Endpoint) -> Callable[[PeerSet], bool]:
+        if isinstance(end, Workload):
+            key = endpoint_key(end)
+            return lambda peers: peers.matches_endpoint(key)
+        return lambda peers: peers.matches_address(end)
 
-    egress_rules = compiled.egress[src_key]
-    ingress_rules = compiled.ingress[dst_key]
-    src_node, dst_node = by_workload[src], by_workload[dst]
-    egress = _verdict(
-        decide(egress_rules, to_dst, protocol, port), egress_rules, Direction.EGRESS,
-        src_node.id, dst_node.id, flow,
-    )
-    ingress = _verdict(
-        decide(ingress_rules, from_src, protocol, port), ingress_rules, Direction.INGRESS,
-        dst_node.id, src_node.id, flow,
-    )
+    src_node, dst_node = node(src), node(dst)
+    if isinstance(src, Workload):
+        rules = compiled.egress[endpoint_key(src)]
+        egress = _verdict(
+            decide(rules, matcher(dst), protocol, port), rules, Direction.EGRESS,
+            src_node.id, dst_node.id, flow,
+        )
+    else:
+        egress = _outside(src, Direction.EGRESS)
+    if isinstance(dst, Workload):
+        rules = compiled.ingress[endpoint_key(dst)]
+        ingress = _verdict(
+            decide(rules, matcher(src), protocol, port), rules, Direction.INGRESS,
+            dst_node.id, src_node.id, flow,
+        )
+    else:
+        ingress = _outside(dst, Direction.INGRESS)
     return Explanation(src_node, dst_node, protocol, port, egress, ingress, cluster.warnings)
 
 
 def explain(cluster: Cluster, src: str, dst: str, port: int, protocol: str = "TCP") -> Explanation:
-    """`explain_flow` for workloads named as on the command line (`NS/NAME[Kind]`)."""
+    """`explain_flow` for ends named as on the command line: a workload (`NS/NAME`,
+    `NS/NAME[Kind]`), or an address outside the cluster (`10.1.2.3`, or an IPBlock node of
+    `reach` such as `0.0.0.0-9.255.255.255`, which stands for its first address)."""
     proto = protocol.upper()
     if proto not in PROTOCOLS:
         raise InputError(f"--protocol {protocol}: must be one of TCP, UDP, SCTP")
     if not 1 <= port <= 65535:
         raise InputError(f"--port {port}: must be a port number from 1 to 65535")
     workloads = fold_owned_pods(cluster.workloads)
-    src_w = find_workload(workloads, src, "--from")
-    dst_w = find_workload(workloads, dst, "--to")
+    src_w = _find(cluster, workloads, src, "--from")
+    dst_w = _find(cluster, workloads, dst, "--to")
     return explain_flow(cluster, src_w, dst_w, proto, port)
+
+
+def _address(ref: str) -> str | None:
+    first = ref.split("-", 1)[0] if "-" in ref and "/" not in ref else ref
+    try:
+        return str(ipaddress.ip_address(first))
+    except ValueError:
+        return None
+
+
+def _find(cluster: Cluster, nodes: tuple[Workload, ...], ref: str, option: str) -> Endpoint:
+    """The node named `ref`, the node a controller-made Pod named `ref` belongs to, or the
+    address `ref` stands for."""
+    address = _address(ref)
+    if address is not None:
+        return address
+    try:
+        return find_workload(nodes, ref, option)
+    except InputError as not_a_node:
+        try:
+            pod = find_workload(cluster.workloads, ref, option)
+        except InputError:
+            raise not_a_node from None
+        (folded,) = fold_owned_pods([pod])
+        for w in nodes:
+            if (w.namespace, w.kind, w.name) == (folded.namespace, folded.kind, folded.name):
+                return w
+        raise

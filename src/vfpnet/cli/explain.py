@@ -14,7 +14,10 @@ policy and the rule index (0-based, in the policy's list for that direction), or
 default that applied, with a one-line reason. The connection is allowed when both are.
 
 Workloads are named NS/NAME, or NS/NAME[Kind] where two kinds share NS/NAME (as in
-`vfpnet reach`).
+`vfpnet reach`); a Pod made by a controller may be named itself or as its controller.
+Either end may also be an address outside the cluster: an IP address, or an IPBlock node
+of `vfpnet reach` (FIRST-LAST, standing for its first address); it has no policy of its
+own and only ipBlock/networks peers match it.
 
 json: {"allowed": bool, "egress": {"allowed", "tier", "policy", "rule", "reason"},
        "ingress": {...}}
@@ -34,9 +37,9 @@ def add_parser(subparsers: Any) -> None:
         help="a YAML/JSON manifest file, a directory (read recursively) or - for stdin; repeatable",
     )
     parser.add_argument("--from", dest="src", required=True, metavar="NS/NAME",
-                        help="the source workload")
+                        help="the source workload (or an outside address)")
     parser.add_argument("--to", dest="dst", required=True, metavar="NS/NAME",
-                        help="the destination workload")
+                        help="the destination workload (or an outside address)")
     parser.add_argument("--port", type=int, required=True, metavar="N",
                         help="destination port (1-65535)")
     parser.add_argument("--protocol", default="TCP", metavar="PROTO",

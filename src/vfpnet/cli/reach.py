@@ -16,6 +16,8 @@ Each workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationC
 Job, CronJob) is one node, named NS/NAME (NS/NAME[Kind] where kinds share a name); Pods
 made by a controller (ownerReferences, e.g. a cluster dump) are one node named after it.
 Pairs with nothing allowed and pairs of a workload with itself are left out.
+An ipBlock or networks peer matches a Pod through the IPs it is known to have
+(status.podIP/podIPs), as real dataplanes do (netpol-analyzer never matches pods by IP).
 Addresses outside the cluster appear as nodes of kind IPBlock named FIRST-LAST: the IPv4
 space cut at every boundary the policies' ipBlocks and networks draw (as netpol-analyzer
 does); --workloads-only leaves them out.

@@ -23,7 +23,12 @@ BaselineAdminNetworkPolicy v1alpha1 (tier Baseline, priority `BANP_PRIORITY`)
   namespaces|pods|nodes|networks.
 
 A v1alpha1 portRange with start > end is accepted as its CRD accepts it; it matches no
-port. Protocols must be TCP, UDP or SCTP everywhere. Unknown fields are refused.
+port. Protocols must be TCP, UDP or SCTP everywhere.
+
+Accepted with a warning, as analyzers reading manifests accept them: a missing priority
+(read as 0), a `pods` subject or peer without its podSelector/namespaceSelector (read as
+{}), named ports beside networks/nodes/domainNames peers (they never match an address),
+unknown fields (ignored).
 """
 
 from __future__ import annotations
@@ -148,7 +153,10 @@ def read_baseline_admin_network_policy(ref: ObjectRef, obj: Mapping[str, Any]) -
 
 
 def _read_priority(ref: ObjectRef, spec: Mapping[str, Any]) -> int:
-    priority = want_int(ref, require(ref, spec, "priority", "spec"), "spec.priority")
+    if spec.get("priority") is None:
+        ref.warn("spec.priority", "Required value: read as 0")
+        return 0
+    priority = want_int(ref, spec["priority"], "spec.priority")
     if not 0 <= priority <= 1000:
         ref.fail(
             "spec.priority", f"Invalid value: {priority}: must be between 0 and 1000, inclusive"
@@ -208,14 +216,17 @@ def _read_subject(ref: ObjectRef, value: object, path: str, api: _Api) -> Cluste
 def _read_namespaced_pod(ref: ObjectRef, value: object, path: str, api: _Api) -> NamespacedPod:
     obj = want_mapping(ref, value, path)
     check_known_fields(ref, obj, ("namespaceSelector", "podSelector"), path)
-    if api.namespace_selector_required:
-        require(ref, obj, "namespaceSelector", path)
-    require(ref, obj, "podSelector", path)
+    required = ("namespaceSelector", "podSelector") if api.namespace_selector_required else (
+        "podSelector",
+    )
+    for key in required:
+        if obj.get(key) is None:
+            ref.warn(child(path, key), "Required value: read as {} (selects all)")
     return NamespacedPod(
         namespace_selector=read_selector(
             ref, obj.get("namespaceSelector"), child(path, "namespaceSelector")
         ),
-        pod_selector=read_selector(ref, obj["podSelector"], child(path, "podSelector")),
+        pod_selector=read_selector(ref, obj.get("podSelector"), child(path, "podSelector")),
     )
 
 
@@ -266,10 +277,11 @@ def _read_rules(
             p.networks is not None or p.nodes is not None or p.domain_names is not None
             for p in peers
         ):
-            ref.fail(
+            ref.warn(
                 rule_path,
                 "Invalid value: networks/nodes/domainNames peer cannot be set with "
-                "namedPorts since there are no namedPorts for networks/nodes/domainNames",
+                "namedPorts since there are no namedPorts for networks/nodes/domainNames: "
+                "the named ports never match those peers",
             )
         rules.append(
             ClusterPolicyRule(

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from vfpnet.k8s.fields import input_error, type_name
+from vfpnet.k8s.fields import input_error, one_line, type_name
 from vfpnet.k8s.yamldecode import load_all
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -70,14 +70,19 @@ def manifest_files(paths: Sequence[str]) -> list[str]:
     return found
 
 
-def read_documents(paths: Sequence[str]) -> Iterator[Document]:
-    """Every object in the manifests under `paths`, lists expanded."""
+def read_documents(
+    paths: Sequence[str], warnings: list[str] | None = None
+) -> Iterator[Document]:
+    """Every object in the manifests under `paths`, lists expanded. A document that is
+    not an object with a `kind` (a stray JSON list, a config file) is skipped with a
+    warning appended to `warnings`."""
+    sink: list[str] = [] if warnings is None else warnings
     for path in manifest_files(paths):
         name = "<stdin>" if path == STDIN else path
         for number, decoded in enumerate(_decode_file(path, name), start=1):
             if decoded is None:
                 continue
-            yield from _expand(name, f"document {number}", decoded)
+            yield from _expand(name, f"document {number}", decoded, sink)
 
 
 def _decode_file(path: str, file: str) -> list[Any]:
@@ -118,15 +123,21 @@ def _decode_text(file: str, text: str) -> list[Any]:
         raise input_error(f"{file}: invalid YAML: {message}") from None
 
 
-def _expand(file: str, where: str, decoded: object, depth: int = 0) -> Iterator[Document]:
+def _expand(
+    file: str, where: str, decoded: object, warnings: list[str], depth: int = 0
+) -> Iterator[Document]:
     if depth > _MAX_LIST_NESTING:
         raise input_error(f"{file}: {where}: lists nested more than {_MAX_LIST_NESTING} deep")
     if not isinstance(decoded, dict):
-        raise input_error(
-            f"{file}: {where}: must be a Kubernetes object (a mapping), not {type_name(decoded)}"
-        )
+        warnings.append(one_line(
+            f"{file}: {where}: skipped: not a Kubernetes object ({type_name(decoded)})"
+        ))
+        return
     kind = decoded.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and "items" in decoded:
+    if not isinstance(kind, str) or not kind:
+        warnings.append(one_line(f"{file}: {where}: skipped: not a Kubernetes object (no kind)"))
+        return
+    if kind.endswith("List") and "items" in decoded:
         items = decoded["items"]
         if items is None:
             return
@@ -140,6 +151,6 @@ def _expand(file: str, where: str, decoded: object, depth: int = 0) -> Iterator[
                 item.setdefault("kind", item_kind)
                 if "apiVersion" in decoded:
                     item.setdefault("apiVersion", decoded["apiVersion"])
-            yield from _expand(file, item_where, item, depth + 1)
+            yield from _expand(file, item_where, item, warnings, depth + 1)
         return
     yield Document(file=file, where=where, obj=decoded)

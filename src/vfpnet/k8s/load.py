@@ -6,21 +6,40 @@ template is the same in each):
 - v1: Namespace, Pod, ReplicationController
 - apps: Deployment, StatefulSet, DaemonSet, ReplicaSet (also the legacy `extensions`)
 - batch: Job, CronJob
-- networking.k8s.io/v1: NetworkPolicy
+- networking.k8s.io/v1: NetworkPolicy (the legacy extensions/v1beta1 and
+  networking.k8s.io/v1beta1, same schema, are read as v1 with a warning)
 - policy.networking.k8s.io/v1alpha2: ClusterNetworkPolicy
 - policy.networking.k8s.io/v1alpha1: AdminNetworkPolicy, BaselineAdminNetworkPolicy
 
 Every other object (another kind, or a known kind in another API group/version such as
-Calico's `crd.projectcalico.org/v1` NetworkPolicy) is skipped with a warning.
+Calico's `crd.projectcalico.org/v1` NetworkPolicy) is skipped with a warning; so is a
+document that is not an object with a `kind`. A known kind without `apiVersion` is read
+as its current version, with a warning.
+
+What stops loading (exit 2) and what is only a warning. The rule: refuse what the issue
+names as API-server validation of the policy semantics, or what cannot be read at all;
+accept, with a warning naming file, object and field, what the API server would refuse
+but analyzers working from manifests read anyway (a warning never changes semantics
+beyond what it says):
+- refused: YAML/JSON syntax, a value of the wrong JSON type, label keys and values
+  (objects' and selectors'), selector operators, policy ports/endPort/protocols, CIDRs and
+  excepts, tier, priority range, actions, policyTypes, peers with no or conflicting
+  fields, list sizes, a BANP not named `default`, a missing `metadata.name` (unless
+  `generateName` stands in), the same Namespace or policy twice (AlreadyExists);
+- warned: object names and namespaces that are not valid DNS names, unknown fields in
+  policies (ignored), container ports without a valid number or protocol (dropped) or
+  with an invalid name (kept), a missing cluster-policy priority (read as 0), a missing
+  `podSelector`/`namespaceSelector` in a `pods` subject or peer (read as {}), named ports
+  beside networks/nodes/domainNames peers (they never match an address), an
+  ownerReference without kind (read as Pod), the same workload twice (the last wins),
+  host bits in a CIDR (masked).
 
 Rules where manifests differ from a live cluster:
 - an object without `metadata.namespace` is in `default`;
 - a namespace that objects live in but no Namespace object declares exists with only the
   label `kubernetes.io/metadata.name`; every namespace gets that label set to its name
   (the API server overwrites any other value);
-- two objects of the same kind (same API group) with the same namespace and name are an
-  error, as the API server answers a second create with AlreadyExists; the same file
-  given twice (or reached twice through directories) is read once;
+- the same file given twice (or reached twice through directories) is read once;
 - nothing is half-loaded: the first invalid object stops loading.
 """
 
@@ -37,10 +56,11 @@ from vfpnet.k8s.clusterpolicy import (
     read_cluster_network_policy,
 )
 from vfpnet.k8s.documents import Document, read_documents
-from vfpnet.k8s.fields import ObjectRef, input_error, one_line
+from vfpnet.k8s.fields import ObjectRef, one_line
 from vfpnet.k8s.meta import read_metadata_labels, read_object_ref
 from vfpnet.k8s.model import (
     NAMESPACE_NAME_LABEL,
+    WORKLOAD_KINDS,
     Cluster,
     ClusterPolicy,
     Labels,
@@ -58,6 +78,7 @@ class _KindSpec:
     group: str
     versions: tuple[str, ...] | None  # None: any version of the group
     namespaced: bool
+    legacy: bool = False  # read as the current version, with a warning
 
 
 _KINDS: dict[str, tuple[_KindSpec, ...]] = {
@@ -70,12 +91,26 @@ _KINDS: dict[str, tuple[_KindSpec, ...]] = {
     "ReplicaSet": (_KindSpec("apps", None, True), _KindSpec("extensions", None, True)),
     "Job": (_KindSpec("batch", None, True),),
     "CronJob": (_KindSpec("batch", None, True),),
-    "NetworkPolicy": (_KindSpec("networking.k8s.io", ("v1",), True),),
+    "NetworkPolicy": (
+        _KindSpec("networking.k8s.io", ("v1",), True),
+        _KindSpec("networking.k8s.io", ("v1beta1",), True, legacy=True),
+        _KindSpec("extensions", ("v1beta1",), True, legacy=True),
+    ),
     "ClusterNetworkPolicy": (_KindSpec("policy.networking.k8s.io", ("v1alpha2",), False),),
     "AdminNetworkPolicy": (_KindSpec("policy.networking.k8s.io", ("v1alpha1",), False),),
     "BaselineAdminNetworkPolicy": (
         _KindSpec("policy.networking.k8s.io", ("v1alpha1",), False),
     ),
+}
+
+_CURRENT_API_VERSION = {
+    "Namespace": "v1", "Pod": "v1", "ReplicationController": "v1",
+    "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+    "ClusterNetworkPolicy": "policy.networking.k8s.io/v1alpha2",
+    "AdminNetworkPolicy": "policy.networking.k8s.io/v1alpha1",
+    "BaselineAdminNetworkPolicy": "policy.networking.k8s.io/v1alpha1",
 }
 
 _CLUSTER_POLICY_READERS: dict[str, Callable[[ObjectRef, Mapping[str, Any]], ClusterPolicy]] = {
@@ -99,11 +134,12 @@ def _kind_spec(kind: str, api_version: str) -> _KindSpec | None:
 
 
 class _Collector:
-    """The objects read so far, refusing duplicates."""
+    """The objects read so far: a second Namespace or policy of the same name is refused,
+    a second workload replaces the first (with a warning)."""
 
     def __init__(self) -> None:
         self.namespaces: dict[str, Namespace] = {}
-        self.workloads: list[Workload] = []
+        self.workloads: dict[tuple[str, str, str], Workload] = {}
         self.network_policies: list[NetworkPolicy] = []
         self.cluster_policies: list[ClusterPolicy] = []
         self.warnings: list[str] = []
@@ -112,24 +148,34 @@ class _Collector:
     def claim(self, group: str, ref: ObjectRef) -> None:
         key = (group, ref.kind, ref.namespace, ref.name)
         earlier = self._seen.get(key)
-        if earlier is not None:
-            ref.fail(
-                "metadata.name",
-                f'Duplicate value: "{ref.name}": already defined in {earlier} '
-                "(the API server would refuse it: AlreadyExists)",
-            )
         self._seen[key] = ref.file
+        if earlier is None:
+            return
+        if ref.kind in WORKLOAD_KINDS:
+            ref.warn("metadata.name", f'Duplicate value: "{ref.name}": also defined in '
+                     f"{earlier}; this later definition is used")
+            return
+        ref.fail(
+            "metadata.name",
+            f'Duplicate value: "{ref.name}": already defined in {earlier} '
+            "(the API server would refuse it: AlreadyExists)",
+        )
 
     def add(self, document: Document) -> None:
         obj = document.obj
-        kind = obj.get("kind")
+        kind: str = obj["kind"]
         api_version = obj.get("apiVersion")
-        if not isinstance(kind, str) or not kind:
-            raise input_error(f"{document.file}: {document.where}: kind: Required value")
         if not isinstance(api_version, str) or not api_version:
-            raise input_error(
-                f"{document.file}: {document.where}: {kind}: apiVersion: Required value"
-            )
+            if kind not in _CURRENT_API_VERSION:
+                self.warnings.append(one_line(
+                    f"{document.file}: {document.where} {kind}: skipped: kind not understood"
+                ))
+                return
+            api_version = _CURRENT_API_VERSION[kind]
+            self.warnings.append(one_line(
+                f"{document.file}: {document.where} {kind}: apiVersion: Required value: "
+                f"read as {api_version}"
+            ))
         spec = _kind_spec(kind, api_version)
         if spec is None:
             self._skip(document, kind, api_version)
@@ -138,6 +184,8 @@ class _Collector:
         ref = read_object_ref(
             document.file, kind, obj, namespaced=spec.namespaced, name_rule=name_rule
         )
+        if spec.legacy:
+            ref.warn("apiVersion", f"{api_version} is read as {_CURRENT_API_VERSION[kind]}")
         self.claim(spec.group, ref)
         labels = read_metadata_labels(ref, obj)
         if kind == "Namespace":
@@ -151,7 +199,10 @@ class _Collector:
             self.cluster_policies.append(policy)
             self.warnings.extend(_unmodelled_peer_warnings(policy))
         else:
-            self.workloads.append(read_workload(ref, obj))
+            workload = read_workload(ref, obj)
+            key = (workload.kind, workload.namespace, workload.name)
+            self.workloads.pop(key, None)
+            self.workloads[key] = workload
         self.warnings.extend(ref.warnings)
 
     def _skip(self, document: Document, kind: str, api_version: str) -> None:
@@ -166,7 +217,8 @@ class _Collector:
 
     def cluster(self) -> Cluster:
         namespaces = dict(self.namespaces)
-        used = [w.namespace for w in self.workloads]
+        workloads = list(self.workloads.values())
+        used = [w.namespace for w in workloads]
         used += [p.namespace for p in self.network_policies]
         for name in used:
             if name not in namespaces:
@@ -176,7 +228,7 @@ class _Collector:
         policies = sorted(self.cluster_policies, key=cluster_policy_order)
         return Cluster(
             namespaces=tuple(namespaces[name] for name in sorted(namespaces)),
-            workloads=tuple(sorted(self.workloads, key=lambda w: (w.namespace, w.name, w.kind))),
+            workloads=tuple(sorted(workloads, key=lambda w: (w.namespace, w.name, w.kind))),
             network_policies=tuple(
                 sorted(self.network_policies, key=lambda p: (p.namespace, p.name))
             ),
@@ -221,6 +273,6 @@ def load_cluster(paths: Sequence[str]) -> Cluster:
     Cluster. Raises `InputError` (one line: file, object, field) on the first invalid
     input; returns nothing partial."""
     collector = _Collector()
-    for document in read_documents(paths):
+    for document in read_documents(paths, collector.warnings):
         collector.add(document)
     return collector.cluster()

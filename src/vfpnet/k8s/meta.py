@@ -1,9 +1,10 @@
 """What every kind shares: object metadata, label maps and label selectors, read and
 validated as the API server does (metav1 ObjectMeta and LabelSelector validation).
 
-Unknown fields are refused inside policy objects (`check_known_fields`), as
-`kubectl apply` does with its default `--validate=strict`: a misspelt field in a policy
-would otherwise silently change what it allows.
+Unknown fields inside policy objects are reported (`check_known_fields`), as `kubectl
+apply --validate=strict` would refuse them: a misspelt field in a policy silently changes
+what it allows. They are warnings, not errors, because analyzers reading manifests ignore
+them.
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ def supported(values: Iterable[str]) -> str:
 def check_known_fields(
     ref: ObjectRef, obj: Mapping[str, Any], known: Iterable[str], path: str
 ) -> None:
-    """Refuse a field of `obj` that is not in `known`."""
+    """Warn about a field of `obj` that is not in `known` (it is ignored)."""
     allowed = set(known)
     for key in obj:
         if key not in allowed:
-            ref.fail(child(path, key), f'unknown field "{key}"')
+            ref.warn(child(path, key), f'unknown field "{key}": ignored')
 
 
 def read_object_ref(
@@ -58,7 +59,9 @@ def read_object_ref(
     """The ObjectRef of a manifest object, after checking `metadata.name` and
     `metadata.namespace`. An object of a namespaced kind without a namespace is in
     `default`; a cluster-scoped object's namespace is ignored, as the API server does.
-    `name_rule` is "subdomain" (most kinds) or "label" (Namespace)."""
+    `name_rule` is "subdomain" (most kinds) or "label" (Namespace). A name that breaks
+    the rule is kept, with a warning; a missing name is an error unless `generateName`
+    stands in for it (with a warning)."""
     namespace: str | None = DEFAULT_NAMESPACE if namespaced else None
     draft = ObjectRef(file, kind, namespace, "")
     metadata = want_mapping(draft, obj.get("metadata"), "metadata")
@@ -68,17 +71,23 @@ def read_object_ref(
         given = want_str(draft, metadata["namespace"], "metadata.namespace")
         if given:
             namespace = given
+    generated = False
+    if not name and metadata.get("generateName") is not None:
+        name = want_str(draft, metadata["generateName"], "metadata.generateName")
+        generated = bool(name)
     ref = ObjectRef(file, kind, namespace, name)
     if not name:
         ref.fail("metadata.name", "Required value: name is required")
+    if generated:
+        ref.warn("metadata.name", f'Required value: generateName "{name}" used as the name')
     check = dns1123_label_problem if name_rule == "label" else dns1123_subdomain_problem
     problem = check(name)
     if problem is not None:
-        ref.fail("metadata.name", f'Invalid value: "{name}": {problem}')
+        ref.warn("metadata.name", f'Invalid value: "{name}": {problem}')
     if namespace is not None:
         problem = dns1123_label_problem(namespace)
         if problem is not None:
-            ref.fail("metadata.namespace", f'Invalid value: "{namespace}": {problem}')
+            ref.warn("metadata.namespace", f'Invalid value: "{namespace}": {problem}')
     return ref
 
 

@@ -9,8 +9,10 @@ for a Pod `status.podIP(s)`.
 The rest of the pod spec is not checked (it does not affect network policy), nor is a
 controller's `selector` against its template.
 
-Container ports are checked as the API server does: `containerPort` 1-65535, protocol
-TCP/UDP/SCTP (default TCP), `name` an IANA_SVC_NAME unique within its container.
+Container ports are checked as the API server checks them, but a problem is a warning
+(analyzers read such manifests): an entry without a `containerPort` in 1-65535 or with a
+protocol other than TCP/UDP/SCTP (default TCP) is ignored; a `name` that is not an
+IANA_SVC_NAME, or not unique within its container, is kept as written.
 """
 
 from __future__ import annotations
@@ -102,27 +104,32 @@ def _read_container_ports(
     for i, raw in enumerate(want_list(ref, container.get("ports"), ports_path)):
         path = index(ports_path, i)
         port_obj = want_mapping(ref, raw, path)
-        number = want_int(
-            ref, require(ref, port_obj, "containerPort", path), child(path, "containerPort")
-        )
+        number_path = child(path, "containerPort")
+        if port_obj.get("containerPort") is None:
+            ref.warn(number_path, "Required value: this port entry is ignored")
+            continue
+        number = want_int(ref, port_obj["containerPort"], number_path)
         problem = port_number_problem(number)
         if problem is not None:
-            ref.fail(child(path, "containerPort"), f"Invalid value: {number}: {problem}")
+            ref.warn(number_path, f"Invalid value: {number}: {problem}: this port entry is ignored")
+            continue
         protocol = want_str(ref, port_obj.get("protocol") or "TCP", child(path, "protocol"))
         if protocol not in PROTOCOLS:
-            ref.fail(
+            ref.warn(
                 child(path, "protocol"),
-                f'Unsupported value: "{protocol}": supported values: {supported(PROTOCOLS)}',
+                f'Unsupported value: "{protocol}": supported values: {supported(PROTOCOLS)}: '
+                "this port entry is ignored",
             )
+            continue
         name: str | None = None
         if port_obj.get("name") is not None:
             name = want_str(ref, port_obj["name"], child(path, "name")) or None
         if name is not None:
             problem = port_name_problem(name)
             if problem is not None:
-                ref.fail(child(path, "name"), f'Invalid value: "{name}": {problem}')
+                ref.warn(child(path, "name"), f'Invalid value: "{name}": {problem}')
             if name in names:
-                ref.fail(child(path, "name"), f'Duplicate value: "{name}"')
+                ref.warn(child(path, "name"), f'Duplicate value: "{name}"')
             names.add(name)
         out.append(ContainerPort(port=number, protocol=protocol, name=name))
     return out
@@ -137,9 +144,14 @@ def _read_controller(ref: ObjectRef, obj: Mapping[str, Any]) -> tuple[str, str] 
         entry = want_mapping(ref, raw, path)
         if entry.get("controller") is not True:
             continue
-        kind = want_str(ref, require(ref, entry, "kind", path), child(path, "kind"))
-        name = want_str(ref, require(ref, entry, "name", path), child(path, "name"))
-        return (kind, name)
+        if not entry.get("name"):
+            ref.warn(child(path, "name"), "Required value: this ownerReference is ignored")
+            continue
+        name = want_str(ref, entry["name"], child(path, "name"))
+        if not entry.get("kind"):
+            ref.warn(child(path, "kind"), "Required value: read as Pod")
+            return ("Pod", name)
+        return (want_str(ref, entry["kind"], child(path, "kind")), name)
     return None
 
 

@@ -22,7 +22,6 @@ without IPs is matched by selectors only). Host-network pods are ordinary pods h
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -309,6 +308,7 @@ class _Compiler:
         self._memo: dict[tuple[object, ...], list[Rule]] = {}
         self._content_memo: dict[tuple[object, ...], list[Match]] = {}
         self._specs: dict[int, _PortSpec] = {}
+        self._tier_memo: dict[tuple[object, ...], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
         self._endpoint_memo: dict[
             tuple[object, ...], tuple[tuple[Rule, ...], tuple[str, ...]]
         ] = {}
@@ -453,11 +453,16 @@ class _Compiler:
         cluster_policies: tuple[ClusterPolicy, ...],
         network_policies: tuple[NetworkPolicy, ...],
     ) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
-        admin: list[Rule] = []
-        baseline: list[Rule] = []
-        for policy in cluster_policies:
-            target = admin if policy.tier == "Admin" else baseline
-            target.extend(self._cluster_policy_rules(policy, direction, w))
+        # The cluster policy part is shared by every endpoint those policies select.
+        cp_key = (tuple(id(p) for p in cluster_policies), direction, w.ports)
+        tiers = self._tier_memo.get(cp_key)
+        if tiers is None:
+            admin: list[Rule] = []
+            baseline: list[Rule] = []
+            for policy in cluster_policies:
+                target = admin if policy.tier == "Admin" else baseline
+                target.extend(self._cluster_policy_rules(policy, direction, w))
+            tiers = self._tier_memo[cp_key] = (tuple(admin), tuple(baseline))
         netpol: list[Rule] = []
         isolated_by: list[str] = []
         for np in network_policies:
@@ -467,7 +472,7 @@ class _Compiler:
             netpol.extend(self._network_policy_rules(np, direction, w))
         if isolated_by:
             netpol.append(ISOLATION_DENY)
-        return (*admin, *netpol, *baseline), tuple(isolated_by)
+        return (*tiers[0], *netpol, *tiers[1]), tuple(isolated_by)
 
 
 def compile_cluster(
@@ -488,12 +493,3 @@ def compile_cluster(
     return CompiledCluster(
         endpoints={endpoint_key(w): w for w in universe}, ingress=ingress, egress=egress
     )
-
-
-def address_in_cluster(compiled: CompiledCluster, ip: str) -> EndpointKey | None:
-    """The endpoint that owns `ip`, if any (an IR peer is then that endpoint, not an address)."""
-    addr = ipaddress.ip_address(ip)
-    for key, w in compiled.endpoints.items():
-        if addr in w.ips:
-            return key
-    return None

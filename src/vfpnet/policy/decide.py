@@ -6,7 +6,7 @@ stage, then the default); renderers must produce dataplanes that agree with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vfpnet.policy.ir import Action, EndpointRules, PeerSet, Provenance, Rule
@@ -78,7 +78,3 @@ def allowed_ports(matching: Iterable[Rule], default: Action = Action.ALLOW) -> P
     if default is Action.ALLOW:
         allowed = allowed | undecided
     return allowed
-
-
-def rules_matching(rules: Sequence[Rule], peer_matches: Callable[[PeerSet], bool]) -> list[Rule]:
-    return [r for r in rules if peer_matches(r.peers)]
