@@ -65,7 +65,10 @@ _PROBES = {"TCP": _tcp, "UDP": _udp, "SCTP": _sctp}
 
 def probe(target: list[object], timeout: float) -> bool:
     _, proto, ip, port = target
-    return _PROBES[str(proto)](str(ip), int(str(port)), timeout)
+    try:
+        return _PROBES[str(proto)](str(ip), int(str(port)), timeout)
+    except OSError:  # e.g. a send refused by a local rule: no answer came back
+        return False
 
 
 def main() -> int:

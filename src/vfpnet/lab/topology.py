@@ -56,6 +56,10 @@ def build_node(prefix: str, config: ClusterConfig, node: NodeConfig) -> str:
     sysctl(ns, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0",
            "net.ipv4.conf.default.send_redirects=0", "net.ipv4.conf.all.accept_redirects=0",
            "net.ipv4.conf.default.accept_redirects=0")
+    if node.os == "linux":
+        # l2bridge pods on one node talk across the bridge: the agent's forward hook sees
+        # that traffic only when bridged IPv4 goes through netfilter (kube-proxy sets it too).
+        in_ns(ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", check=False)
     fabric_ip, node_ip = node.uplink(config.vnet)
     far = f"{prefix}u{node.index}"
     run("ip", "link", "add", "uplink", "netns", ns, "type", "veth", "peer", "name", far,
