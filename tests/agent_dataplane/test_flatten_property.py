@@ -8,9 +8,17 @@ from hypothesis import HealthCheck, given, settings
 from property.policy_strategies import EXTERNAL_IPS, PROBE_PORTS, PROTOCOLS, clusters
 from vfpnet.agent.flatten import PeerAddresses, first_match, flatten
 from vfpnet.k8s.model import Cluster
-from vfpnet.policy.compile import address_in_cluster, compile_cluster, endpoint_key
+from vfpnet.policy.compile import CompiledCluster, compile_cluster, endpoint_key
 from vfpnet.policy.decide import decide
 from vfpnet.policy.ir import Action, Direction
+
+
+def address_in_cluster(compiled: CompiledCluster, ip: str) -> str | None:
+    """The endpoint that owns `ip`, if any (an IR peer is then that endpoint, not an address)."""
+    for key, w in compiled.endpoints.items():
+        if any(str(own) == ip for own in w.ips):
+            return key
+    return None
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
