@@ -3,7 +3,8 @@
 # Run as root on Debian 12; `make test` and `make demo` call it.
 set -euo pipefail
 packages=(
-  iproute2 nftables libnftables1 iputils-ping conntrack   # the Linux dataplane
+  iproute2 nftables libnftables1 iputils-ping conntrack procps  # the Linux dataplane
+  iptables                                                # portmap (chained after vfpnet) writes iptables nat rules
   podman runc containernetworking-plugins busybox-static  # a real runtime + reference CNI plugins
   etcd-server                                             # the etcd datastore
   openssl                                                 # test certificates (kubernetes datastore over TLS)
@@ -21,7 +22,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup-system: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # podman with the CNI backend, as TESTBED.md says (crun fails on hybrid cgroups; runc works).
 if [ ! -f /etc/containers/containers.conf ] || ! grep -q 'network_backend = "cni"' /etc/containers/containers.conf; then
