@@ -66,6 +66,18 @@ def test_missing_nsg_file_is_one_line_error(tmp_path: Path) -> None:
     assert_one_line_error(res, "no.json", "cannot read")
 
 
+def test_nsg_file_not_utf8_is_one_line_error(tmp_path: Path) -> None:
+    nsg_file = tmp_path / "nsg.json"
+    nsg_file.write_bytes(b"\xff\xfe{}")
+    res = vfpnet("vfp", "--state", str(tmp_path / "s.db"), "set-nsg", str(nsg_file))
+    assert_one_line_error(res, "nsg.json", "not UTF-8")
+
+
+def test_show_nsg_of_a_missing_state_file_is_one_line_error(tmp_path: Path) -> None:
+    res = vfpnet("vfp", "--state", str(tmp_path / "none.db"), "show-nsg")
+    assert_one_line_error(res, "none.db", "no such file")
+
+
 def test_missing_state_option_is_one_line_error() -> None:
     assert_one_line_error(vfpnet("vfp", "show-nsg"), "--state")
 

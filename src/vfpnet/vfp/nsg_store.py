@@ -25,6 +25,8 @@ def read_nsg_file(path: str) -> Nsg:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     source = "<stdin>" if path == "-" else path
     try:
         document = json.loads(text)
