@@ -109,7 +109,9 @@ def _decode_file(path: str, file: str) -> list[Any]:
 def _read_text(path: str, file: str) -> str:
     try:
         if path == STDIN:
-            return sys.stdin.read()
+            # Bytes, decoded here: sys.stdin's own decoding may be lenient (surrogateescape)
+            # and leave the bad bytes to fail much later, as an internal error.
+            return sys.stdin.buffer.read().decode("utf-8")
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except UnicodeDecodeError as exc:
@@ -124,6 +126,8 @@ def _decode_text(file: str, text: str) -> list[Any]:
             return [json.loads(text)] if text.strip() else []
         except json.JSONDecodeError as exc:
             raise input_error(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+            raise input_error(f"{file}: invalid JSON: {_first_clause(exc)}") from None
     try:
         return load_all(text)
     except yaml.MarkedYAMLError as exc:
@@ -134,6 +138,13 @@ def _decode_text(file: str, text: str) -> list[Any]:
     except yaml.YAMLError as exc:
         message = " ".join(str(exc).split())
         raise input_error(f"{file}: invalid YAML: {message}") from None
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        raise input_error(f"{file}: invalid YAML: {_first_clause(exc)}") from None
+
+
+def _first_clause(exc: ValueError) -> str:
+    # Python's message goes on with "; use sys.set_int_max_str_digits()": not for users.
+    return str(exc).split(";")[0]
 
 
 def _expand(
