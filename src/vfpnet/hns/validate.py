@@ -91,7 +91,8 @@ def parse_json_text(text: str | bytes, what: str) -> Any:
     try:
         return json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise hcn_error("HCN_E_INVALID_JSON", f"{what}: {exc}") from None
+        # Cut Python's advice ("; use sys.set_int_max_str_digits() ...") off a long integer.
+        raise hcn_error("HCN_E_INVALID_JSON", f"{what}: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise hcn_error("HCN_E_INVALID_JSON", f"{what}: nested too deeply") from None
 
