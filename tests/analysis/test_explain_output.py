@@ -154,3 +154,14 @@ def test_an_address_or_an_ipblock_node_can_be_an_end(capsys: pytest.CaptureFixtu
         "NetworkPolicy", "backend/db", 1,
     )
     assert doc["ingress"]["tier"] == "Default" and "outside the cluster" in doc["ingress"]["reason"]
+
+
+@pytest.mark.parametrize("end", ["10.0.0.9-10.0.0.1", "10.0.0.0-garbage", "10.0.0.0-::1"])
+def test_malformed_ipblock_node_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], end: str
+) -> None:
+    code, out, err = _run(
+        capsys, "explain", "-f", EXAMPLE, "--from", "backend/db", "--to", end, "--port", "443"
+    )
+    assert code == 2 and out == ""
+    assert err == f"vfpnet: --to {end}: not an IPBlock range FIRST-LAST (FIRST <= LAST)\n"

@@ -2,10 +2,11 @@
 
 For every step of every case, `test_evaluator_*` loads the step's manifests with
 `vfpnet.k8s.load.load_cluster` and asks `vfpnet.policy.evaluate.evaluate_flow` about each
-expected flow; `test_reach_*` runs `vfpnet reach --format json -f ...` as a process and
-reads the same flows off its `connections`. The expectations are upstream's, never our
-output; where our code disagrees, the step is listed in KNOWN_DISAGREEMENTS with the
-reason (strict xfail) and the disagreement is written to /work/wt/policy-requests.md.
+expected flow; `test_reach_*` runs `vfpnet reach --format json -f ...` (in-process, through
+the CLI's `main`) and reads the same flows off its `connections`. The expectations are
+upstream's, never our output; where our code disagrees, the step is listed in
+KNOWN_DISAGREEMENTS with the reason (strict xfail) and the disagreement is written to
+/work/wt/policy-requests.md.
 
 PORTED: kubernetes/kubernetes test/e2e/network/netpol/network_policy.go @ 9db638c0807a
 (the 9-pod version: namespaces x/y/z, pods a/b/c, ports 80/81; every test in it is a truth
@@ -128,12 +129,11 @@ the forbidden-forrest namespace are left out with the node-peer tests that use t
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -152,17 +152,15 @@ from cases import (
     parse_matrix,
     step_id,
 )
+from vfpnet.cli.main import main
+from vfpnet.k8s.load import load_cluster
+from vfpnet.policy.evaluate import evaluate_flow
 
 STEPS = case_steps()
 
 # runner ("evaluate" | "reach") and step id -> why our code disagrees with upstream.
 # Every entry is a strict xfail: it fails the suite as soon as the disagreement is fixed.
 KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {}
-
-_MISSING_LOADER = "P1's loader vfpnet.k8s.load is not in the tree yet"
-_MISSING_EVALUATOR = "P1's evaluator vfpnet.policy.evaluate is not in the tree yet"
-_MISSING_REACH = "P2's `vfpnet reach` (vfpnet.cli.reach) is not in the tree yet"
-
 
 def _params(runner: str) -> list[Any]:
     params = []
@@ -273,14 +271,11 @@ def test_malformed_case_is_rejected_naming_file_and_field(
 
 @pytest.mark.parametrize(("case", "step"), _params("evaluate"))
 def test_evaluator_agrees_with_upstream_truth_table(case: Case, step: Step) -> None:
-    load = pytest.importorskip("vfpnet.k8s.load", reason=_MISSING_LOADER)
-    evaluate = pytest.importorskip("vfpnet.policy.evaluate", reason=_MISSING_EVALUATOR)
-    cluster = load.load_cluster([str(p) for p in step.manifests])
+    cluster = load_cluster([str(p) for p in step.manifests])
     pods = {w.id: w for w in cluster.workloads if w.kind == "Pod"}
 
     def verdict(e: Expectation) -> bool:
-        return bool(evaluate.evaluate_flow(cluster, pods[e.src], pods[e.dst], e.protocol,
-                                           e.port).allowed)
+        return bool(evaluate_flow(cluster, pods[e.src], pods[e.dst], e.protocol, e.port).allowed)
 
     problems = _wrong(step.expectations, verdict)
     assert not problems, f"{case.title} / {step.title}\n{problems}"
@@ -290,27 +285,15 @@ def test_evaluator_agrees_with_upstream_truth_table(case: Case, step: Step) -> N
 
 
 def _reach(manifests: tuple[Path, ...]) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "vfpnet", "reach", "--format", "json"]
+    # In-process through the CLI's entry point: the same parse/call/print a process runs,
+    # without a Python start-up per step (170 processes took 20 s of a 2-core budget).
+    argv = ["reach", "--format", "json"]
     for path in manifests:
-        args += ["-f", str(path)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
-    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def reach_outputs(request: pytest.FixtureRequest) -> dict[tuple[Path, ...], Any]:
-    """`vfpnet reach` output for every step this session will check, computed up front in
-    parallel (one process per distinct set of manifests), so the module stays fast."""
-    pytest.importorskip("vfpnet.cli.reach", reason=_MISSING_REACH)
-    wanted = {
-        item.callspec.params["step"].manifests
-        for item in request.session.items
-        if getattr(item, "originalname", "") == "test_reach_agrees_with_upstream_truth_table"
-        and hasattr(item, "callspec")
-    }
-    with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
-        futures = {m: pool.submit(_reach, m) for m in wanted}
-    return {m: f.result() for m, f in futures.items()}
+        argv += ["-f", str(path)]
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(argv)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def _allowed_ports(connections: list[dict[str, Any]]) -> Iterator[tuple[str, str, str, int, int]]:
@@ -322,9 +305,9 @@ def _allowed_ports(connections: list[dict[str, Any]]) -> Iterator[tuple[str, str
 
 @pytest.mark.parametrize(("case", "step"), _params("reach"))
 def test_reach_agrees_with_upstream_truth_table(
-    case: Case, step: Step, reach_outputs: dict[tuple[Path, ...], Any]
+    case: Case, step: Step
 ) -> None:
-    proc = reach_outputs.get(step.manifests) or _reach(step.manifests)
+    proc = _reach(step.manifests)
     assert proc.returncode == 0, f"vfpnet reach exited {proc.returncode}: {proc.stderr}"
     result = json.loads(proc.stdout)
     allowed: dict[tuple[str, str, str], list[tuple[int, int]]] = {}

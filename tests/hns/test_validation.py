@@ -115,6 +115,16 @@ def test_malformed_json_is_HCN_E_INVALID_JSON(emu: Emulator, text: str) -> None:
     refused(0x803B001B, emu.create_network, text)
 
 
+def test_integer_too_long_to_convert_is_HCN_E_INVALID_JSON_without_python_advice(
+    emu: Emulator,
+) -> None:
+    err = refused(0x803B001B, emu.create_network, '{"Flags": ' + "9" * 5000 + "}")
+    assert str(err).endswith(
+        "(network: Exceeds the limit (4300 digits) for integer string conversion: "
+        "value has 5000 digits)"
+    )
+
+
 def test_member_of_the_wrong_type_is_HCN_E_INVALID_JSON(emu: Emulator, net: dict[str, Any]) -> None:
     err = refused(0x803B001B, emu.create_endpoint, net["ID"], {"Flags": "remote"})
     assert "Flags" in str(err)

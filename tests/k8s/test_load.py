@@ -342,6 +342,6 @@ def test_model_objects_are_hashable(write: ManifestWriter) -> None:
 
 def test_dash_reads_manifests_from_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
-    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
     cluster = load_cluster(["-", "-"])
     assert [(w.id, w.source) for w in cluster.workloads] == [("default/a", "<stdin>")]

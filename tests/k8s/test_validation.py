@@ -3,6 +3,7 @@ and one line on stderr naming the file, the object (KIND NS/NAME) and the field 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -406,6 +407,25 @@ def test_nothing_is_printed_on_stdout_when_a_later_file_is_invalid(
     good = write(pod(name="a"), pod(name="b"), name="good.yaml")
     bad = write(np(ingress_ports({"port": 0})), name="bad.yaml")
     assert reach_error(good, bad).startswith(f"vfpnet: {bad}: {NP}: ")
+
+
+@pytest.mark.parametrize("name", ["big.json", "big.yaml"])
+def test_integer_too_long_to_convert_is_an_input_error(
+    write: ManifestWriter, reach_error: Callable[..., str], name: str
+) -> None:
+    path = write('{"apiVersion": ' + "9" * 5000 + "}\n", name=name)
+    kind = "JSON" if name.endswith(".json") else "YAML"
+    assert reach_error(path) == (
+        f"vfpnet: {path}: invalid {kind}: Exceeds the limit (4300 digits) for integer string "
+        "conversion: value has 5000 digits"
+    )
+
+
+def test_standard_input_not_utf8_is_an_input_error(
+    reach_error: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"kind: \xff\n")))
+    assert reach_error("-") == "vfpnet: <stdin>: not UTF-8 text (invalid start byte at byte 6)"
 
 
 def test_deeply_nested_document_is_an_input_error(

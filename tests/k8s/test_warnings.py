@@ -4,7 +4,9 @@ on, with one warning line naming file, object and field, and the documented read
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,3 +174,20 @@ def test_legacy_network_policy_is_enforced(write: ManifestWriter) -> None:
     (policy,) = load_cluster([path]).network_policies
     block = policy.ingress[0].peers[0].ip_block
     assert block is not None and block.cidr == ipaddress.ip_network("10.0.0.0/8")
+
+
+def test_directory_without_manifests_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "README.txt").write_text("not a manifest\n")
+    cluster = load_cluster([str(tmp_path)])
+    assert cluster.workloads == ()
+    assert cluster.warnings == (f"{tmp_path}: no manifests (.yaml, .yml, .json) in directory",)
+
+
+def test_fifo_in_a_directory_is_passed_over_not_read(write: ManifestWriter) -> None:
+    path = write(pod(), name="d/pod.yaml")
+    directory = path.rpartition("/")[0]
+    # Opening a FIFO with no writer blocks forever: the load would hang if it read it.
+    os.mkfifo(f"{directory}/pipe.yaml")
+    cluster = load_cluster([directory])
+    assert [w.id for w in cluster.workloads] == ["x/p"]
+    assert cluster.warnings == ()

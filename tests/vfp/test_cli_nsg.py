@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from .cli_run import assert_one_line_error, vfpnet
 
@@ -64,6 +68,48 @@ def test_invalid_nsg_is_refused_and_leaves_the_stored_one(tmp_path: Path) -> Non
 def test_missing_nsg_file_is_one_line_error(tmp_path: Path) -> None:
     res = vfpnet("vfp", "--state", str(tmp_path / "s.db"), "set-nsg", str(tmp_path / "no.json"))
     assert_one_line_error(res, "no.json", "cannot read")
+
+
+def test_nsg_file_not_utf8_is_one_line_error(tmp_path: Path) -> None:
+    nsg_file = tmp_path / "nsg.json"
+    nsg_file.write_bytes(b"\xff\xfe{}")
+    res = vfpnet("vfp", "--state", str(tmp_path / "s.db"), "set-nsg", str(nsg_file))
+    assert_one_line_error(res, "nsg.json", "not UTF-8")
+
+
+def test_nsg_on_stdin_not_utf8_is_one_line_error_naming_stdin(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "vfpnet", "vfp", "--state", str(tmp_path / "s.db"), "set-nsg", "-"],
+        input=b"\xff\xfe{}",
+        capture_output=True,
+        timeout=60,
+    )
+    assert res.returncode == 2 and res.stdout == b""
+    assert res.stderr.decode() == "vfpnet: <stdin>: not UTF-8 text (invalid start byte at byte 0)\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("deep.json", "[" * 100_000, "nested too deeply"),
+        ("deep.yaml", "a: " + "[" * 100_000, "nested too deeply"),
+        ("big.json", '{"securityRules": ' + "9" * 5000 + "}", "invalid JSON: Exceeds the limit"),
+        ("big.yaml", "securityRules: " + "9" * 5000, "invalid YAML: Exceeds the limit"),
+    ],
+)
+def test_nsg_file_python_cannot_decode_is_one_line_error(
+    tmp_path: Path, name: str, text: str, says: str
+) -> None:
+    nsg_file = tmp_path / name
+    nsg_file.write_text(text)
+    res = vfpnet("vfp", "--state", str(tmp_path / "s.db"), "set-nsg", str(nsg_file))
+    assert res.returncode == 2
+    assert_one_line_error(res, f"{name}: {says}")
+
+
+def test_show_nsg_of_a_missing_state_file_is_one_line_error(tmp_path: Path) -> None:
+    res = vfpnet("vfp", "--state", str(tmp_path / "none.db"), "show-nsg")
+    assert_one_line_error(res, "none.db", "no such file")
 
 
 def test_missing_state_option_is_one_line_error() -> None:

@@ -74,23 +74,16 @@ def vfp(node: dict[str, Any], *args: str) -> Any:
     return res
 
 
+def trace(node: dict[str, Any], endpoint: str, direction: str, protocol: str, src: str,
+          dst: str, *more: str) -> Any:  # fmt: skip
+    return vfp(
+        node, "trace", "--endpoint", endpoint, "--direction", direction, "--protocol", protocol,
+        "--src", src, "--dst", dst, *more,
+    )  # fmt: skip
+
+
 def test_trace_json_names_the_deciding_rule(node: dict[str, Any]) -> None:
-    res = vfp(
-        node,
-        "trace",
-        "--endpoint",
-        node["web"],
-        "--direction",
-        "in",
-        "--protocol",
-        "TCP",
-        "--src",
-        f"{CLIENT}:40000",
-        "--dst",
-        f"{WEB}:80",
-        "--format",
-        "json",
-    )
+    res = trace(node, node["web"], "in", "TCP", f"{CLIENT}:40000", f"{WEB}:80", "--format", "json")
     out = json.loads(res.stdout)
     assert out["verdict"] == "allow"
     assert (out["layer"], out["group"], out["rule"]) == (
@@ -101,59 +94,16 @@ def test_trace_json_names_the_deciding_rule(node: dict[str, Any]) -> None:
 
 
 def test_trace_default_block_and_text_format(node: dict[str, Any]) -> None:
-    res = vfp(
-        node,
-        "trace",
-        "--endpoint",
-        node["web"],
-        "--direction",
-        "in",
-        "--protocol",
-        "udp",
-        "--src",
-        f"{CLIENT}:40000",
-        "--dst",
-        f"{WEB}:80",
-        "--format",
-        "json",
-    )
+    res = trace(node, node["web"], "in", "udp", f"{CLIENT}:40000", f"{WEB}:80", "--format", "json")
     out = json.loads(res.stdout)
     assert (out["verdict"], out["rule"]) == ("block", None)
-    text = vfp(
-        node,
-        "trace",
-        "--endpoint",
-        "web",
-        "--direction",
-        "in",
-        "--protocol",
-        "TCP",
-        "--src",
-        f"{CLIENT}:40000",
-        "--dst",
-        f"{WEB}:81",
-    ).stdout
+    text = trace(node, "web", "in", "TCP", f"{CLIENT}:40000", f"{WEB}:81").stdout
     assert text.splitlines()[0] == "verdict: block"
     assert "default" in text
 
 
 def test_trace_of_endpoint_without_acls_allows(node: dict[str, Any]) -> None:
-    res = vfp(
-        node,
-        "trace",
-        "--endpoint",
-        node["client"],
-        "--direction",
-        "out",
-        "--protocol",
-        "ICMP",
-        "--src",
-        CLIENT,
-        "--dst",
-        WEB,
-        "--format",
-        "json",
-    )
+    res = trace(node, node["client"], "out", "ICMP", CLIENT, WEB, "--format", "json")
     assert json.loads(res.stdout)["verdict"] == "allow"
 
 

@@ -122,18 +122,28 @@ def explain(cluster: Cluster, src: str, dst: str, port: int, protocol: str = "TC
     return explain_flow(cluster, src_w, dst_w, proto, port)
 
 
-def _address(ref: str) -> str | None:
-    first = ref.split("-", 1)[0] if "-" in ref and "/" not in ref else ref
+def _address(ref: str, option: str) -> str | None:
+    """The address `ref` stands for, or None when it names no address (but a workload)."""
+    first, dash, last = ref.partition("-") if "/" not in ref else (ref, "", "")
     try:
-        return str(ipaddress.ip_address(first))
+        start = ipaddress.ip_address(first)
     except ValueError:
         return None
+    if dash:
+        # A typo in an IPBlock node must not quietly stand for some other range's address.
+        try:
+            end = ipaddress.ip_address(last)
+        except ValueError:
+            end = None
+        if end is None or end.version != start.version or int(end) < int(start):
+            raise InputError(f"{option} {ref}: not an IPBlock range FIRST-LAST (FIRST <= LAST)")
+    return str(start)
 
 
 def _find(cluster: Cluster, nodes: tuple[Workload, ...], ref: str, option: str) -> Endpoint:
     """The node named `ref`, the node a controller-made Pod named `ref` belongs to, or the
     address `ref` stands for."""
-    address = _address(ref)
+    address = _address(ref, option)
     if address is not None:
         return address
     try:

@@ -4,9 +4,9 @@
     vfpnet hns --state PATH create-endpoint NETWORK_ID FILE|-
     vfpnet hns --state PATH modify-network NETWORK_ID FILE|-
     vfpnet hns --state PATH modify-endpoint ENDPOINT_ID FILE|-
-    vfpnet hns --state PATH delete-network ID | delete-endpoint ID
+    vfpnet hns --state PATH delete-network ID | delete-endpoint ID | delete-namespace ID
     vfpnet hns --state PATH get network|endpoint|namespace ID
-    vfpnet hns --state PATH list networks|endpoints|namespaces [--json]
+    vfpnet hns --state PATH list networks|endpoints|namespaces [--json] [--query JSON]
     vfpnet hns --state PATH routes [list [--json] | add DEST [mask MASK] GATEWAY | delete ...]
     vfpnet hns --state PATH create-namespace [FILE|-] | attach NS_ID EP_ID | detach NS_ID EP_ID
     vfpnet hns --state PATH version | inject-fault OPERATION N HRESULT | restart [--reboot]

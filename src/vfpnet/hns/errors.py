@@ -136,9 +136,13 @@ def parse_hresult(text: str) -> int:
     if text.upper() in HRESULTS:
         return HRESULTS[text.upper()][0]
     try:
-        return normalize_hresult(int(text, 0))
+        value = int(text, 0)
     except ValueError:
         raise ValueError(f"not an HRESULT or HCN error name: {text!r}") from None
+    # Signed (as Go's int32 prints them) or unsigned 32 bits; wider would be cut silently.
+    if not -(2**31) <= value <= 0xFFFFFFFF:
+        raise ValueError(f"HRESULT {text!r} does not fit in 32 bits")
+    return normalize_hresult(value)
 
 
 class HcnError(VfpnetError):

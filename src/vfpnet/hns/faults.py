@@ -41,6 +41,9 @@ OPERATIONS = (
 )
 
 
+MAX_NTH = 2**63 - 1  # the largest SQLite INTEGER: faults are rows of the state file
+
+
 @dataclass(frozen=True)
 class Fault:
     operation: str
@@ -52,8 +55,8 @@ def fault(operation: str, nth: int, hresult: int | str) -> Fault:
     """A checked Fault; ValueError names what is wrong."""
     if operation not in OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}; one of: {', '.join(OPERATIONS)}")
-    if nth < 1:
-        raise ValueError(f"N must be 1 or more, got {nth}")
+    if not 1 <= nth <= MAX_NTH:
+        raise ValueError(f"N must be 1 to {MAX_NTH}, got {nth}")
     code = parse_hresult(hresult) if isinstance(hresult, str) else hresult
     return Fault(operation, nth, code)
 

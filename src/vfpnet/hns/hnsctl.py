@@ -187,14 +187,14 @@ def _routes(client: HnsClient, words: list[str], a: Mapping[str, Any]) -> str:
                 for r in routes
             ],
         )
+    if verb not in ("add", "delete"):
+        raise InputError(f"routes: unknown verb {verb!r} (list, add, delete)")
     route = parse_route_words(rest, int(a.get("interface") or 0), int(a.get("metric") or 0))
     if verb == "add":
         client.add_route(route)
-        return ""
-    if verb == "delete":
+    else:
         client.delete_route(route)
-        return ""
-    raise InputError(f"routes: unknown verb {verb!r} (list, add, delete)")
+    return ""
 
 
 # ---- tables ----

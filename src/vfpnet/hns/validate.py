@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from vfpnet.hns.errors import hcn_error
@@ -91,7 +91,8 @@ def parse_json_text(text: str | bytes, what: str) -> Any:
     try:
         return json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise hcn_error("HCN_E_INVALID_JSON", f"{what}: {exc}") from None
+        # Cut Python's advice ("; use sys.set_int_max_str_digits() ...") off a long integer.
+        raise hcn_error("HCN_E_INVALID_JSON", f"{what}: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise hcn_error("HCN_E_INVALID_JSON", f"{what}: nested too deeply") from None
 
@@ -198,54 +199,62 @@ def validate_network_policies(
     policies: Sequence[NetworkPolicy], version: HnsVersion, all_policies: Sequence[NetworkPolicy]
 ) -> None:
     """Check network policies; `all_policies` is the network's list once they are applied."""
-    set_ids = set_policy_ids(all_policies)
-    seen: set[str] = set()
-    for policy in all_policies:
-        sid = policy.settings.get("Id") if isinstance(policy.settings, dict) else None
-        if is_type(policy.type, "SetPolicy") and isinstance(sid, str):
-            if sid in seen:
-                raise hcn_error("HCN_E_POLICY_ALREADY_EXISTS", f"set policy Id {sid!r} twice")
-            seen.add(sid)
+    ids = [sid for sid in map(_set_policy_id, all_policies) if sid is not None]
+    set_ids = set(ids)
+    if len(set_ids) < len(ids):
+        twice = next(sid for sid in ids if ids.count(sid) > 1)
+        raise hcn_error("HCN_E_POLICY_ALREADY_EXISTS", f"set policy Id {twice!r} twice")
     for i, policy in enumerate(policies):
         where = f"Policies[{i}]"
-        ptype = canonical_type(NETWORK_SETTINGS_TYPES, policy.type) or ""
-        cls = NETWORK_SETTINGS_TYPES.get(ptype)
-        if cls is None:
-            raise hcn_error("HCN_E_INVALID_POLICY_TYPE", f"{where}.Type {policy.type!r}")
-        gate = NETWORK_POLICY_GATES.get(ptype)
-        if gate and not supports(version, gate):
-            raise hcn_error(
-                "HCN_E_INVALID_POLICY_TYPE",
-                f"{where}: {ptype} needs a newer HNS than {version} ({gate})",
-            )
-        settings: object = decode_as(cls, policy.settings or {}, f"{where}.Settings")
+        settings = _decode_settings(
+            NETWORK_SETTINGS_TYPES,
+            NETWORK_POLICY_GATES,
+            policy.type,
+            policy.settings,
+            version,
+            where,
+        )
         if isinstance(settings, SetPolicySetting):
             _check_set_policy(settings, version, set_ids, where)
         elif isinstance(settings, NetworkACLPolicySetting):
-            _check_acl_fields(
-                settings.action,
-                settings.direction,
-                settings.rule_type,
-                settings.protocols,
-                settings.local_addresses,
-                settings.remote_addresses,
-                settings.local_ports,
-                settings.remote_ports,
-                version,
-                set_ids,
-                f"{where}.Settings",
-            )
+            _check_acl(settings, version, set_ids, f"{where}.Settings")
 
 
 def set_policy_ids(policies: Iterable[NetworkPolicy]) -> set[str]:
     """Ids of the SetPolicies among a network's policies."""
-    ids: set[str] = set()
-    for policy in policies:
-        if is_type(policy.type, "SetPolicy") and isinstance(policy.settings, dict):
-            sid = policy.settings.get("Id")
-            if isinstance(sid, str):
-                ids.add(sid)
-    return ids
+    return {sid for sid in map(_set_policy_id, policies) if sid is not None}
+
+
+def _set_policy_id(policy: NetworkPolicy) -> str | None:
+    # Read from the raw settings: ids are needed before (and whether or not) they decode.
+    if is_type(policy.type, "SetPolicy") and isinstance(policy.settings, dict):
+        sid = policy.settings.get("Id")
+        if isinstance(sid, str):
+            return sid
+    return None
+
+
+def _decode_settings(
+    types: dict[str, type],
+    gates: Mapping[str, str],
+    policy_type: str | None,
+    raw: Any,
+    version: HnsVersion,
+    where: str,
+) -> object:
+    """A policy's Settings as its schema type, once its Type is known and allowed by `version`."""
+    ptype = canonical_type(types, policy_type) or ""
+    cls = types.get(ptype)
+    if cls is None:
+        raise hcn_error("HCN_E_INVALID_POLICY_TYPE", f"{where}.Type {policy_type!r}")
+    gate = gates.get(ptype)
+    if gate and not supports(version, gate):
+        raise hcn_error(
+            "HCN_E_INVALID_POLICY_TYPE",
+            f"{where}: {ptype} needs a newer HNS than {version} ({gate})",
+        )
+    settings: object = decode_as(cls, raw or {}, f"{where}.Settings")
+    return settings
 
 
 def _check_set_policy(
@@ -288,31 +297,17 @@ def validate_endpoint_policies(
     """Check endpoint policies against the version and the network's SetPolicy Ids."""
     for i, policy in enumerate(policies):
         where = f"{prefix}[{i}]"
-        ptype = canonical_type(ENDPOINT_SETTINGS_TYPES, policy.type) or ""
-        cls = ENDPOINT_SETTINGS_TYPES.get(ptype)
-        if cls is None:
-            raise hcn_error("HCN_E_INVALID_POLICY_TYPE", f"{where}.Type {policy.type!r}")
-        gate = ENDPOINT_POLICY_GATES.get(ptype)
-        if gate and not supports(version, gate):
-            raise hcn_error(
-                "HCN_E_INVALID_POLICY_TYPE", f"{where}: {ptype} needs a newer HNS than {version}"
-            )
-        settings: object = decode_as(cls, policy.settings or {}, f"{where}.Settings")
+        settings = _decode_settings(
+            ENDPOINT_SETTINGS_TYPES,
+            ENDPOINT_POLICY_GATES,
+            policy.type,
+            policy.settings,
+            version,
+            where,
+        )
         sw = f"{where}.Settings"
         if isinstance(settings, AclPolicySetting):
-            _check_acl_fields(
-                settings.action,
-                settings.direction,
-                settings.rule_type,
-                settings.protocols,
-                settings.local_addresses,
-                settings.remote_addresses,
-                settings.local_ports,
-                settings.remote_ports,
-                version,
-                set_ids,
-                sw,
-            )
+            _check_acl(settings, version, set_ids, sw)
         elif isinstance(settings, TierAclPolicySetting):
             if settings.direction not in ACL_DIRECTIONS:
                 raise hcn_error("HCN_E_INVALID_POLICY", f"{sw}.Direction {settings.direction!r}")
@@ -349,6 +344,27 @@ def validate_endpoint_policies(
                 _prefix(settings.destination_prefix, f"{sw}.DestinationPrefix")
             if settings.next_hop:
                 _ip(settings.next_hop, f"{sw}.NextHop")
+
+
+def _check_acl(
+    s: AclPolicySetting | NetworkACLPolicySetting,
+    version: HnsVersion,
+    set_ids: set[str],
+    where: str,
+) -> None:
+    _check_acl_fields(
+        s.action,
+        s.direction,
+        s.rule_type,
+        s.protocols,
+        s.local_addresses,
+        s.remote_addresses,
+        s.local_ports,
+        s.remote_ports,
+        version,
+        set_ids,
+        where,
+    )
 
 
 def _check_acl_fields(

@@ -34,7 +34,11 @@ def parse_version(text: str | tuple[int, int] | HnsVersion) -> HnsVersion:
     parts = text.strip().split(".")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise ValueError(f"HNS version must be MAJOR.MINOR, got {text!r}")
-    return HnsVersion(int(parts[0]), int(parts[1]))
+    major, minor = int(parts[0]), int(parts[1])
+    # hcsshim's feature ranges end at the largest int32; beyond it no feature would match.
+    if major > _MAX or minor > _MAX:
+        raise ValueError(f"HNS version parts must be 0 to {_MAX}, got {text!r}")
+    return HnsVersion(major, minor)
 
 
 # A current Windows Server build (Windows Server 2025 class: every gate hcsshim knows is open).

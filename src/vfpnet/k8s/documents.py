@@ -35,9 +35,14 @@ class Document:
     obj: dict[str, Any]
 
 
-def manifest_files(paths: Sequence[str]) -> list[str]:
+def manifest_files(paths: Sequence[str], warnings: list[str] | None = None) -> list[str]:
     """The files `paths` stand for, each once, in order (a directory: its manifests,
-    recursively, sorted by path). A path that does not exist is an InputError."""
+    recursively, sorted by path). A path that does not exist is an InputError.
+
+    In a directory FIFOs, sockets and devices are passed over: one named like a manifest
+    would block the read forever. A directory with no manifest at all is a warning, not an error
+    (a datastore directory starts empty), so that a mistyped path is still noticed."""
+    sink: list[str] = [] if warnings is None else warnings
     found: list[str] = []
     seen: set[str] = set()
 
@@ -60,7 +65,10 @@ def manifest_files(paths: Sequence[str]) -> list[str]:
                     os.path.join(root, name)
                     for name in files
                     if name.endswith(MANIFEST_SUFFIXES)
+                    and not _is_special(os.path.join(root, name))
                 )
+            if not below:
+                sink.append(f"{path}: no manifests ({', '.join(MANIFEST_SUFFIXES)}) in directory")
             for file in sorted(below):
                 add(file)
         elif os.path.exists(path):
@@ -70,6 +78,11 @@ def manifest_files(paths: Sequence[str]) -> list[str]:
     return found
 
 
+def _is_special(path: str) -> bool:
+    # A dangling link is not special: reading it gives the user a "cannot read" error.
+    return os.path.exists(path) and not os.path.isfile(path)
+
+
 def read_documents(
     paths: Sequence[str], warnings: list[str] | None = None
 ) -> Iterator[Document]:
@@ -77,7 +90,7 @@ def read_documents(
     not an object with a `kind` (a stray JSON list, a config file) is skipped with a
     warning appended to `warnings`."""
     sink: list[str] = [] if warnings is None else warnings
-    for path in manifest_files(paths):
+    for path in manifest_files(paths, sink):
         name = "<stdin>" if path == STDIN else path
         for number, decoded in enumerate(_decode_file(path, name), start=1):
             if decoded is None:
@@ -96,7 +109,9 @@ def _decode_file(path: str, file: str) -> list[Any]:
 def _read_text(path: str, file: str) -> str:
     try:
         if path == STDIN:
-            return sys.stdin.read()
+            # Bytes, decoded here: sys.stdin's own decoding may be lenient (surrogateescape)
+            # and leave the bad bytes to fail much later, as an internal error.
+            return sys.stdin.buffer.read().decode("utf-8")
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except UnicodeDecodeError as exc:
@@ -111,6 +126,8 @@ def _decode_text(file: str, text: str) -> list[Any]:
             return [json.loads(text)] if text.strip() else []
         except json.JSONDecodeError as exc:
             raise input_error(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+            raise input_error(f"{file}: invalid JSON: {_first_clause(exc)}") from None
     try:
         return load_all(text)
     except yaml.MarkedYAMLError as exc:
@@ -121,6 +138,13 @@ def _decode_text(file: str, text: str) -> list[Any]:
     except yaml.YAMLError as exc:
         message = " ".join(str(exc).split())
         raise input_error(f"{file}: invalid YAML: {message}") from None
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        raise input_error(f"{file}: invalid YAML: {_first_clause(exc)}") from None
+
+
+def _first_clause(exc: ValueError) -> str:
+    # Python's message goes on with "; use sys.set_int_max_str_digits()": not for users.
+    return str(exc).split(";")[0]
 
 
 def _expand(

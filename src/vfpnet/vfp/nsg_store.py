@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from vfpnet.errors import InputError
 from vfpnet.vfp.nsg import Nsg, nsg_as_dict, parse_nsg
@@ -21,28 +22,47 @@ def read_nsg_file(path: str) -> Nsg:
     """An NSG from a JSON or YAML file (`-` reads stdin); InputError on any fault."""
     import sys
 
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     source = "<stdin>" if path == "-" else path
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as json_err:
-        if path.endswith((".yaml", ".yml")):
-            import yaml
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        document = _decode(text, path.endswith((".yaml", ".yml")), source)
+    except RecursionError:
+        raise InputError(f"{source}: nested too deeply") from None
+    return parse_nsg(document, source)
 
-            try:
-                document = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                line = f" at line {mark.line + 1}" if mark is not None else ""
-                raise InputError(f"{source}: invalid YAML{line}") from None
-        else:
+
+def _decode(text: str, yaml_too: bool, source: str) -> Any:
+    """JSON, or (for a .yaml/.yml file that is not JSON) YAML; InputError naming the line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as json_err:
+        if not yaml_too:
             raise InputError(
                 f"{source}: invalid JSON at line {json_err.lineno}: {json_err.msg}"
             ) from None
-    return parse_nsg(document, source)
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        raise InputError(f"{source}: invalid JSON: {_first_clause(exc)}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{source}: invalid YAML{line}") from None
+    except ValueError as exc:
+        raise InputError(f"{source}: invalid YAML: {_first_clause(exc)}") from None
+
+
+def _first_clause(exc: ValueError) -> str:
+    # Python's message goes on with "; use sys.set_int_max_str_digits()": not for users.
+    return str(exc).split(";")[0]
 
 
 def save_nsg(state: str, nsg: Nsg) -> None:

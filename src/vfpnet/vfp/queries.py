@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vfpnet.errors import InputError
 from vfpnet.vfp.node import endpoint_port, load_node
 from vfpnet.vfp.nsg import Nsg
@@ -69,4 +71,8 @@ def set_nsg(state: str, path: str) -> Nsg:
 
 
 def show_nsg(state: str) -> Nsg:
+    """The node's uplink NSG. A state file that is not there is an error, as for every other
+    query: showing Azure's defaults for a mistyped path would look like a real answer."""
+    if not Path(state).exists():
+        raise InputError(f"state {state}: no such file")
     return load_nsg(state)

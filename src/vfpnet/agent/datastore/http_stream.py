@@ -69,6 +69,20 @@ class HttpStatusError(Exception):
         super().__init__(f"HTTP {status} {reason}")
 
 
+def _send(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Mapping[str, Any] | None,
+    headers: Mapping[str, str],
+) -> None:
+    payload = json.dumps(body).encode() if body is not None else None
+    all_headers = {"Accept": "application/json", **headers}
+    if payload is not None:
+        all_headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=payload, headers=all_headers)
+
+
 def request_json(
     endpoint: Endpoint,
     method: str,
@@ -80,11 +94,7 @@ def request_json(
     """One request, its JSON answer. Raises OSError/HTTPException, or HttpStatusError."""
     conn = endpoint.connect(timeout)
     try:
-        payload = json.dumps(body).encode() if body is not None else None
-        all_headers = {"Accept": "application/json", **headers}
-        if payload is not None:
-            all_headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=payload, headers=all_headers)
+        _send(conn, method, path, body, headers)
         response = conn.getresponse()
         data = response.read()
         if not 200 <= response.status < 300:
@@ -173,11 +183,7 @@ def open_stream(
     """Send the request and return its open body. Raises like `request_json`."""
     conn = endpoint.connect(connect_timeout)
     try:
-        payload = json.dumps(body).encode() if body is not None else None
-        all_headers = {"Accept": "application/json", **headers}
-        if payload is not None:
-            all_headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=payload, headers=all_headers)
+        _send(conn, method, path, body, headers)
         sock = conn.sock
         response = conn.getresponse()
         if not 200 <= response.status < 300:
