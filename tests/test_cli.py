@@ -24,3 +24,11 @@ def test_no_command_prints_usage_and_exits_two() -> None:
     assert res.returncode == 2
     assert "usage" in res.stderr
     assert res.stdout == ""
+
+
+def test_usage_mistake_of_a_subcommand_is_one_line_with_exit_two() -> None:
+    res = run_vfpnet("reach")
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert res.stderr.count("\n") == 1
+    assert "-f/--file" in res.stderr and "--help" in res.stderr

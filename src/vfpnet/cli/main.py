@@ -30,13 +30,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_cli(argv: list[str]) -> int:
-    import argparse
     import importlib
 
     from vfpnet import __version__
+    from vfpnet.cli.parser import OneLineParser
     from vfpnet.errors import VfpnetError
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vfpnet",
         description=(
             "Kubernetes pod networking and network policy for Windows (HNS/VFP) nodes "

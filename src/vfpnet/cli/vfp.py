@@ -14,14 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
-
-class _OneLineParser(argparse.ArgumentParser):
-    """Usage mistakes as one line on stderr, exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+from vfpnet.cli.parser import OneLineParser
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,7 +27,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--state", metavar="PATH", help="the HNS emulator state file")
     parser.set_defaults(func=_no_command, vfp_parser=parser)
-    sub = parser.add_subparsers(dest="vfp_command", metavar="COMMAND", parser_class=_OneLineParser)
+    sub = parser.add_subparsers(dest="vfp_command", metavar="COMMAND", parser_class=OneLineParser)
 
     p = sub.add_parser("list-rules", help="layers, groups and rules of an endpoint's port")
     p.add_argument("--endpoint", required=True, metavar="ID")
