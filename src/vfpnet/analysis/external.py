@@ -12,6 +12,7 @@ connection appear. IPv6 blocks are not shown (as netpol-analyzer does).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 from collections.abc import Iterable
@@ -106,20 +107,31 @@ def destination_ranges(cluster: Cluster) -> tuple[AddressRange, ...]:
 
 
 def _inside(r: AddressRange, block: CidrBlock) -> bool:
-    net = ipaddress.ip_network(block.cidr)
-    if net.version != 4:
+    span = _block_spans(block)
+    if span is None:
         return False
-    first, last = _span(net)
+    (first, last), excepts = span
     if not (first <= r.first and r.last <= last):
         return False
-    for ex in block.excepts:
-        ex_net = ipaddress.ip_network(ex)
-        if ex_net.version != 4:
-            continue
-        ex_first, ex_last = _span(ex_net)
-        if ex_first <= r.last and r.first <= ex_last:
-            return False
-    return True
+    return not any(ex_first <= r.last and r.first <= ex_last for ex_first, ex_last in excepts)
+
+
+@functools.lru_cache(maxsize=65536)
+def _block_spans(
+    block: CidrBlock,
+) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]] | None:
+    """The IPv4 span of a block and of its IPv4 excepts, parsed once per block: reach asks
+    for every (range, block) pair, which re-parsed the same CIDRs hundreds of thousands of
+    times on large clusters."""
+    net = ipaddress.ip_network(block.cidr)
+    if net.version != 4:
+        return None
+    excepts = tuple(
+        _span(ex_net)
+        for ex_net in (ipaddress.ip_network(ex) for ex in block.excepts)
+        if ex_net.version == 4
+    )
+    return _span(net), excepts
 
 
 class RangeMatcher:
