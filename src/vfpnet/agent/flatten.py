@@ -1,17 +1,23 @@
 """The IR of one endpoint and direction as a flat, first-match list of address rules.
 
 Dataplanes match addresses, not endpoint keys, and neither nftables verdict order nor
-HNS ACL priorities have the IR's PASS ("skip the rest of this stage"). `flatten` resolves
-an `EndpointRules` into `AddressRule`s that any first-match dataplane renders one to one:
+HNS ACL priorities have the IR's PASS ("skip the rest of this stage"). `flatten` takes
+`policy.flatten.flatten` (PASS expanded at the IR level, on peer sets: each PASS replaced
+by the later stages restricted to its match, the default last) and resolves it into
+`AddressRule`s that any first-match dataplane renders one to one:
 
 - peers become an `AddressSet`: every IP of each peer endpoint, and each CIDR minus its
   excepts as exact prefixes (an except rendered as a Block above its Allow would also
   shadow a later rule that allows the excepted range, so the subtraction is done here);
-- a PASS rule is replaced, in place, by the rules of the following stages restricted to
-  the PASS rule's own match (what PASS means: for that traffic, the next stage decides),
-  ending with the default for that region;
-- the list always ends with the default (allow everything), so a renderer never needs a
-  default of its own; rules after one that covers everything left are dropped.
+- rules whose peers resolve to no address (endpoints without IPs) or with no ports are
+  dropped;
+- the list always ends with a rule matching everything (the default, allow, unless a rule
+  matching everything decides first), so a renderer never needs a default of its own;
+  rules after one that covers everything are dropped.
+
+Restricting on peer sets rather than addresses is exact: the compiler lists every endpoint
+with an address in a CIDR among the peer's endpoints, so an endpoint's IPs and a CIDR's
+addresses never need intersecting here.
 
 `ports=None` means every protocol (the IR's ALL_PORTS: a rule with no ports); a `PortSet`
 means those TCP/UDP/SCTP ports only.
@@ -21,10 +27,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from vfpnet.policy.ir import Action, CidrBlock, EndpointKey, EndpointRules, PeerSet, Rule, Stage
+from vfpnet.policy import flatten as ir_flatten
+from vfpnet.policy.ir import Action, CidrBlock, EndpointKey, EndpointRules, PeerSet, Rule
 from vfpnet.policy.portset import PortSet
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -80,22 +87,6 @@ class AddressSet:
         """True when every network is a single address (a hash set suffices)."""
         return all(n.num_addresses == 1 for n in self.networks)
 
-    def intersection(self, other: AddressSet) -> AddressSet:
-        if self.any_address:
-            return other
-        if other.any_address:
-            return self
-        out: list[Network] = []
-        for a in self.networks:
-            for b in other.networks:
-                if a.version != b.version:
-                    continue
-                if a.subnet_of(b):  # type: ignore[arg-type]
-                    out.append(a)
-                elif b.subnet_of(a):  # type: ignore[arg-type]
-                    out.append(b)
-        return AddressSet.of(out)
-
 
 ANY_ADDRESS = AddressSet(any_address=True)
 
@@ -109,18 +100,6 @@ class AddressRule:
     remote: AddressSet
     ports: PortSet | None
     origin: str
-
-
-def _intersect_ports(a: PortSet | None, b: PortSet | None) -> PortSet | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a.intersection(b)
-
-
-def _ports_empty(ports: PortSet | None) -> bool:
-    return ports is not None and ports.is_empty()
 
 
 def cidr_networks(block: CidrBlock) -> list[Network]:
@@ -184,34 +163,17 @@ def flatten(
 ) -> tuple[AddressRule, ...]:
     """The first-match address rules equal to `rules` (see the module docstring);
     `resolve` gives a peer set's addresses (a `PeerAddresses`)."""
-    stages: Mapping[Stage, tuple[Rule, ...]] = {s: rules.stage_rules(s) for s in Stage}
-
-    def addresses(rule: Rule) -> AddressSet:
-        return resolve(rule.peers)
-
-    def region(first: Stage, remote: AddressSet, ports: PortSet | None) -> list[AddressRule]:
-        out: list[AddressRule] = []
-        for stage in (s for s in Stage if s >= first):
-            for rule in stages[stage]:
-                rule_ports = None if rule.ports.is_all() else rule.ports
-                sub_remote = remote.intersection(addresses(rule))
-                sub_ports = _intersect_ports(ports, rule_ports)
-                if sub_remote.is_empty() or _ports_empty(sub_ports):
-                    continue
-                covers = sub_remote == remote and sub_ports == ports
-                if rule.action is Action.PASS:
-                    if stage is not Stage.BASELINE:
-                        out.extend(region(Stage(stage + 1), sub_remote, sub_ports))
-                    else:
-                        out.append(AddressRule(rules.default, sub_remote, sub_ports, "Default"))
-                else:
-                    out.append(AddressRule(rule.action, sub_remote, sub_ports, origin_of(rule)))
-                if covers:
-                    return out
-        out.append(AddressRule(rules.default, remote, ports, "Default"))
-        return out
-
-    return tuple(region(Stage.ADMIN, ANY_ADDRESS, None))
+    out: list[AddressRule] = []
+    for rule in ir_flatten.flatten(rules):
+        remote = resolve(rule.peers)
+        if remote.is_empty() or rule.ports.is_empty():
+            continue
+        ports = None if rule.ports.is_all() else rule.ports
+        origin = "Default" if rule.provenance == rules.default_provenance else origin_of(rule)
+        out.append(AddressRule(rule.action, remote, ports, origin))
+        if remote.any_address and ports is None:
+            break
+    return tuple(out)
 
 
 def first_match(

@@ -9,6 +9,9 @@ decides every flow exactly as `policy.decide.decide` decides the original.
 Provenance is kept: a rule copied under a PASS keeps the provenance of the later-stage
 rule it came from (that rule decides the flow), and the default copied under a PASS keeps
 the default's provenance.
+
+A rule that matches all of its region (everything at the top, the PASS rule's match under
+a PASS) ends that region: what follows it there could never match first, so it is left out.
 """
 
 from __future__ import annotations
@@ -66,10 +69,18 @@ def _restrict(rule: Rule, to: Rule) -> Rule | None:
     return Rule(rule.stage, rule.action, peers, ports, rule.provenance)
 
 
+def _covers(rule: Rule, within: Rule | None) -> bool:
+    """`rule` (already restricted to `within`) matches all of `within`'s region."""
+    if within is None:
+        return rule.peers.any_peer and rule.ports.is_all()
+    return rule.peers == within.peers and rule.ports == within.ports
+
+
 def _flatten_from(rules: tuple[Rule, ...], start: int, after_stage: int, within: Rule | None,
                   default: Rule) -> list[Rule]:
     """Rules from index `start` on, skipping stages <= `after_stage`, each restricted to
-    `within` (None: no restriction), PASS rules expanded, then the default."""
+    `within` (None: no restriction), PASS rules expanded, then the default (unless a rule
+    covering the whole region came first)."""
     out: list[Rule] = []
     for i in range(start, len(rules)):
         rule = rules[i]
@@ -82,6 +93,8 @@ def _flatten_from(rules: tuple[Rule, ...], start: int, after_stage: int, within:
             out.extend(_flatten_from(rules, i + 1, rule.stage, restricted, default))
         else:
             out.append(restricted)
+        if _covers(restricted, within):
+            return out
     tail = default if within is None else _restrict(default, within)
     if tail is not None:
         out.append(tail)
@@ -91,9 +104,9 @@ def _flatten_from(rules: tuple[Rule, ...], start: int, after_stage: int, within:
 def flatten(rules: EndpointRules) -> tuple[Rule, ...]:
     """An equivalent list with only ALLOW and DENY rules, to be read first-match.
 
-    Its last rule matches everything (any peer, every port) and carries the default's
-    action and provenance, so no separate default is needed; `stage` of copied rules is
-    the stage they came from.
+    Its last rule matches everything (any peer, every port): the default, with the
+    default's action and provenance, unless a rule matching everything decides first; so
+    no separate default is needed. `stage` of copied rules is the stage they came from.
     """
     default = Rule(
         Stage.BASELINE, rules.default, PeerSet(any_peer=True), ALL_PORTS,
