@@ -15,35 +15,14 @@ import struct
 import threading
 import time
 
+from vfpnet.lab.sctp_wire import init_chunk, packet
+
 IPPROTO_SCTP = 132
-
-
-def _crc32c_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
 
 
 def init_packet(src_port: int, dst_port: int, tag: int) -> bytes:
     """An SCTP common header (verification tag 0, as INIT requires) + one INIT chunk."""
-    chunk = struct.pack("!BBHIIHHI", 1, 0, 20, tag, 65535, 1, 1, tag)
-    header = struct.pack("!HHII", src_port, dst_port, 0, 0)
-    checksum = crc32c(header + chunk)
-    return struct.pack("!HHI", src_port, dst_port, 0) + struct.pack("<I", checksum) + chunk
+    return packet(src_port, dst_port, 0, init_chunk(tag, tag))
 
 
 class InitReceiver:
