@@ -20,7 +20,7 @@ from typing import Any
 from vfpnet.hns.emulator.addresses import allocate, claim
 from vfpnet.hns.emulator.documents import endpoint_doc, network_doc
 from vfpnet.hns.emulator.namespaces import namespace_drop_endpoint
-from vfpnet.hns.emulator.query import query_filter
+from vfpnet.hns.emulator.query import list_matching
 from vfpnet.hns.emulator.store import (
     SCHEMA_VERSION,
     Store,
@@ -150,10 +150,7 @@ def get_endpoint(store: Store, endpoint_id: str) -> dict[str, Any]:
 def list_endpoints(
     store: Store, query: Mapping[str, Any] | str | None = None
 ) -> list[dict[str, Any]]:
-    match = query_filter(query)
-    with store.op("list_endpoints") as db:
-        rows = db.execute("SELECT doc FROM hns_endpoints ORDER BY seq").fetchall()
-    return [d for d in (json.loads(r[0]) for r in rows) if match(d)]
+    return list_matching(store, "list_endpoints", "hns_endpoints", query)
 
 
 def modify_endpoint(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vfpnet.hns.emulator.documents import endpoint_doc, namespace_doc
-from vfpnet.hns.emulator.query import query_filter
+from vfpnet.hns.emulator.query import list_matching
 from vfpnet.hns.emulator.store import (
     SCHEMA_VERSION,
     Store,
@@ -66,10 +66,7 @@ def get_namespace(store: Store, namespace_id: str) -> dict[str, Any]:
 def list_namespaces(
     store: Store, query: Mapping[str, Any] | str | None = None
 ) -> list[dict[str, Any]]:
-    match = query_filter(query)
-    with store.op("list_namespaces") as db:
-        rows = db.execute("SELECT doc FROM hns_namespaces ORDER BY seq").fetchall()
-    return [d for d in (json.loads(r[0]) for r in rows) if match(d)]
+    return list_matching(store, "list_namespaces", "hns_namespaces", query)
 
 
 def modify_namespace(

@@ -9,13 +9,12 @@ HCN_E_POLICY_ALREADY_EXISTS), Update replaces the policies with the same SetPoli
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from vfpnet.hns.emulator.documents import network_doc
 from vfpnet.hns.emulator.endpoints import remove_endpoint
-from vfpnet.hns.emulator.query import query_filter
+from vfpnet.hns.emulator.query import list_matching
 from vfpnet.hns.emulator.store import (
     SCHEMA_VERSION,
     Store,
@@ -82,10 +81,7 @@ def get_network(store: Store, network_id: str) -> dict[str, Any]:
 def list_networks(
     store: Store, query: Mapping[str, Any] | str | None = None
 ) -> list[dict[str, Any]]:
-    match = query_filter(query)
-    with store.op("list_networks") as db:
-        rows = db.execute("SELECT doc FROM hns_networks ORDER BY seq").fetchall()
-    return [d for d in (json.loads(r[0]) for r in rows) if match(d)]
+    return list_matching(store, "list_networks", "hns_networks", query)
 
 
 def modify_network(

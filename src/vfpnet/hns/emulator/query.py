@@ -6,10 +6,11 @@ Why apart: networks, endpoints and namespaces are listed with the same query rul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from vfpnet.hns.emulator.store import as_json, norm_id
+from vfpnet.hns.emulator.store import Store, as_json, norm_id
 from vfpnet.hns.errors import hcn_error
 from vfpnet.hns.schema.hcn import HostComputeQuery
 from vfpnet.hns.validate import decode_as, parse_json_text
@@ -43,3 +44,14 @@ def query_filter(query: Mapping[str, Any] | str | None) -> Any:
         return True
 
     return match
+
+
+def list_matching(
+    store: Store, op: str, table: str, query: Mapping[str, Any] | str | None
+) -> list[dict[str, Any]]:
+    """The documents of one resource table (creation order) that the HCN query selects.
+    `table` is one of the emulator's own `hns_*` tables, never user input."""
+    match = query_filter(query)
+    with store.op(op) as db:
+        rows = db.execute(f"SELECT doc FROM {table} ORDER BY seq").fetchall()
+    return [d for d in (json.loads(r[0]) for r in rows) if match(d)]
