@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from vfpnet.hns.errors import hcn_error
 from vfpnet.hns.schema.codec import SchemaError, decode
+from vfpnet.hns.schema.hcn import REQUEST_TYPES
 from vfpnet.hns.schema.network import (
     NETWORK_FLAG_DISABLE_HOST_PORT,
     NETWORK_TYPES,
@@ -481,3 +482,13 @@ def check_endpoint_address(
     raise hcn_error(
         "HCN_E_INVALID_IP", f"{where}.IpAddress {address} is outside every subnet of the network"
     )
+
+
+def check_modify_kinds(
+    resource_type: str | None, request_type: str | None, resource_types: Iterable[str | None]
+) -> None:
+    """A Modify*SettingRequest's ResourceType and RequestType, refused as HNS refuses them."""
+    if resource_type not in resource_types:
+        raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"request.ResourceType {resource_type!r}")
+    if request_type not in REQUEST_TYPES:
+        raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"request.RequestType {request_type!r}")

@@ -38,12 +38,12 @@ from vfpnet.hns.schema.endpoint import (
     ModifyEndpointSettingRequest,
     PolicyEndpointRequest,
 )
-from vfpnet.hns.schema.hcn import REQUEST_TYPES
 from vfpnet.hns.schema.network import HostComputeNetwork
 from vfpnet.hns.schema.policy import is_type
 from vfpnet.hns.schema.v1 import is_v1_endpoint
 from vfpnet.hns.validate import (
     check_endpoint_address,
+    check_modify_kinds,
     check_prefix_length,
     decode_as,
     set_policy_ids,
@@ -157,10 +157,7 @@ def modify_endpoint(
     store: Store, endpoint_id: str, request: Mapping[str, Any] | str | bytes
 ) -> dict[str, Any]:
     req = decode_as(ModifyEndpointSettingRequest, as_json(request, "request"), "request")
-    if req.resource_type not in ENDPOINT_RESOURCE_TYPES:
-        raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"request.ResourceType {req.resource_type!r}")
-    if req.request_type not in REQUEST_TYPES:
-        raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"request.RequestType {req.request_type!r}")
+    check_modify_kinds(req.resource_type, req.request_type, ENDPOINT_RESOURCE_TYPES)
     with store.op("modify_endpoint") as db:
         doc = endpoint_doc(db, endpoint_id)
         if req.resource_type == "Port":

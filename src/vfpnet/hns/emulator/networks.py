@@ -25,7 +25,6 @@ from vfpnet.hns.emulator.store import (
 )
 from vfpnet.hns.errors import hcn_error
 from vfpnet.hns.schema.codec import encode
-from vfpnet.hns.schema.hcn import REQUEST_TYPES
 from vfpnet.hns.schema.network import (
     NETWORK_RESOURCE_TYPES,
     Dns,
@@ -36,6 +35,7 @@ from vfpnet.hns.schema.network import (
 from vfpnet.hns.schema.policy import NetworkPolicy, is_type
 from vfpnet.hns.schema.v1 import is_v1_network
 from vfpnet.hns.validate import (
+    check_modify_kinds,
     decode_as,
     network_type_name,
     set_policy_ids,
@@ -88,10 +88,7 @@ def modify_network(
     store: Store, network_id: str, request: Mapping[str, Any] | str | bytes
 ) -> dict[str, Any]:
     req = decode_as(ModifyNetworkSettingRequest, as_json(request, "request"), "request")
-    if req.resource_type not in NETWORK_RESOURCE_TYPES:
-        raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"request.ResourceType {req.resource_type!r}")
-    if req.request_type not in REQUEST_TYPES:
-        raise hcn_error("HCN_E_REQUEST_UNSUPPORTED", f"request.RequestType {req.request_type!r}")
+    check_modify_kinds(req.resource_type, req.request_type, NETWORK_RESOURCE_TYPES)
     with store.op("modify_network") as db:
         doc = network_doc(db, network_id)
         if req.resource_type == "Policy":
