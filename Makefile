@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 	touch $(STAMP)
 
 # pip's `vfpnet` script imports site (~4 ms of each CNI call): replaced by a -IS launcher
-$(LAUNCHER): $(STAMP) scripts/install-launcher.py
+$(LAUNCHER): $(STAMP) scripts/install-launcher.py native/vfpnet-shim.c
 	$(PY) scripts/install-launcher.py $(VENV)/bin/vfpnet
 	touch $(LAUNCHER)
 

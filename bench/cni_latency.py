@@ -1,5 +1,9 @@
 """CNI ADD/DEL latency: vfpnet (l2bridge) vs Debian's reference `bridge` + `host-local`.
 
+vfpnet is timed two ways in the same rounds: through `vfpnet cni serve` (the native front
+hands the call to warm workers: how a node runs it) and without a server (the front
+execs a fresh interpreter: VFPNET_CNI_SOCKET=off).
+
 Same machine, same run, interleaved rounds (the order alternates each round so neither
 side always runs on a warmer cache). Everything happens in namespaces this script
 creates: a node namespace the plugins run in (this process enters it with setns, so
@@ -45,10 +49,11 @@ def _conf(name: str, kind: str, subnet: str, tmp: Path, prefix: str,
     return json.dumps(conf).encode()
 
 
-def _call(exe: str, command: str, stdin: bytes, cid: str, netns: str) -> float:
+def _call(exe: str, command: str, stdin: bytes, cid: str, netns: str,
+          extra: dict[str, str]) -> float:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": command,
            "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": "eth0",
-           "CNI_PATH": REFERENCE_DIR}
+           "CNI_PATH": REFERENCE_DIR, **extra}
     start = time.perf_counter()
     res = subprocess.run([exe], input=stdin, capture_output=True, env=env)
     elapsed = (time.perf_counter() - start) * 1000
@@ -78,6 +83,8 @@ def main() -> int:
     parser.add_argument("--also-mode", default="l2bridge",
                         choices=("l2bridge", "transparent", "transparent-tunnel"),
                         help="the mode the --also executables are timed in")
+    parser.add_argument("--no-server", action="store_true",
+                        help="time vfpnet only without `vfpnet cni serve`")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         print("cni_latency: needs root (creates network namespaces)", file=sys.stderr)
@@ -85,26 +92,35 @@ def main() -> int:
     prefix = "vb" + secrets.token_hex(3)
     node = f"{prefix}n"
     tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
-    plugins = {
-        "vfpnet": (opts.vfpnet, _conf(f"{prefix}v", "vfpnet", "10.244.61.0/24", tmp, prefix,
-                                 version=opts.cni_version)),
+    sock = str(tmp / "cni.sock")
+    ways = {"no server": {"VFPNET_CNI_SOCKET": "off"}}
+    if not opts.no_server:
+        ways = {"server": {"VFPNET_CNI_SOCKET": sock}, **ways}
+    Plugin = tuple[str, bytes, dict[str, str]]
+    plugins: dict[str, Plugin] = {
         "reference": (f"{REFERENCE_DIR}/bridge",
-                      _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix)),
+                      _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix), {}),
     }
-    if opts.all_modes:
-        for i, mode in enumerate(("transparent", "transparent-tunnel")):
-            plugins[mode] = (opts.vfpnet, _conf(f"{prefix}m{i}", "vfpnet", f"10.244.{63 + i}.0/24",
-                                           tmp, prefix, mode, opts.cni_version))
+    modes = ["l2bridge"] + (["transparent", "transparent-tunnel"] if opts.all_modes else [])
+    net = 0
+    for mode in modes:
+        for way, extra in ways.items():
+            plugins[f"vfpnet {mode} ({way})"] = (
+                opts.vfpnet, _conf(f"{prefix}m{net}", "vfpnet", f"10.244.{63 + net}.0/24", tmp,
+                                   prefix, mode, opts.cni_version), extra)
+            net += 1
     for i, spec in enumerate(opts.also):
         label, _, exe = spec.partition("=")
         if not exe:
             parser.error(f"--also {spec!r}: expected NAME=EXE")
-        plugins[label] = (exe, _conf(f"{prefix}a{i}", "vfpnet", f"10.244.{70 + i}.0/24",
-                                     tmp, prefix, opts.also_mode, opts.cni_version))
+        plugins[label] = (exe, _conf(f"{prefix}a{i}", "vfpnet", f"10.244.{80 + i}.0/24",
+                                     tmp, prefix, opts.also_mode, opts.cni_version),
+                          {"VFPNET_CNI_SOCKET": "off"})
     times: dict[tuple[str, str], list[float]] = {
         (p, c): [] for p in plugins for c in ("ADD", "DEL")
     }
     pods: list[str] = []
+    server: subprocess.Popen[bytes] | None = None
     subprocess.run(["ip", "netns", "add", node], check=True)
     try:
         # an uplink with a gateway address for transparent-tunnel (no packets are sent)
@@ -112,6 +128,14 @@ def main() -> int:
                     ["addr", "add", "10.244.60.2/24", "dev", "uplink"],
                     ["link", "set", "uplink", "up"], ["link", "set", "uplinkp", "up"]):
             subprocess.run(["ip", "-n", node, *cmd], check=True)
+        if "server" in ways:
+            server = subprocess.Popen([opts.vfpnet, "cni", "serve", "--socket", sock],
+                                      stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(sock):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("cni_latency: `vfpnet cni serve` did not start")
+                time.sleep(0.05)
         with NetNS(f"/var/run/netns/{node}"):
             for rnd in range(opts.rounds + 2):  # two warm-up rounds, not counted
                 order = list(plugins) if rnd % 2 == 0 else list(reversed(plugins))
@@ -120,33 +144,35 @@ def main() -> int:
                     pod = f"{prefix}p{len(pods)}"
                     subprocess.run(["ip", "netns", "add", pod], check=True)
                     pods.append(pod)
-                    exe, conf = plugins[name]
-                    cid = f"{name}{rnd}"
-                    t = _call(exe, "ADD", conf, cid, f"/var/run/netns/{pod}")
+                    exe, conf, extra = plugins[name]
+                    cid = f"c{len(pods)}r{rnd}"
+                    t = _call(exe, "ADD", conf, cid, f"/var/run/netns/{pod}", extra)
                     added.append((name, cid, pod))
                     if rnd >= 2:
                         times[(name, "ADD")].append(t)
                 for name, cid, pod in added:
-                    exe, conf = plugins[name]
-                    t = _call(exe, "DEL", conf, cid, f"/var/run/netns/{pod}")
+                    exe, conf, extra = plugins[name]
+                    t = _call(exe, "DEL", conf, cid, f"/var/run/netns/{pod}", extra)
                     if rnd >= 2:
                         times[(name, "DEL")].append(t)
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
         for pod in pods:
             subprocess.run(["ip", "netns", "del", pod], check=False)
         subprocess.run(["ip", "netns", "del", node], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"CNI latency, {opts.rounds} interleaved rounds, milliseconds "
-          f"(vfpnet l2bridge vs reference bridge; both with host-local IPAM)")
-    print(f"{'op':<5}{'plugin':<31}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}")
+          f"(vfpnet vs reference bridge; both with host-local IPAM; {os.cpu_count()} CPUs)")
+    print(f"{'op':<5}{'plugin':<40}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}")
     for op in ("ADD", "DEL"):
         ref = times[("reference", op)]
-        for name in [p for p in plugins if p != "vfpnet"] + ["vfpnet"]:
+        for name in plugins:
             vals = times[(name, op)]
             p50, p95 = statistics.median(vals), _p95(vals)
             r50, r95 = p50 / statistics.median(ref), p95 / _p95(ref)
-            label = name if name in ("reference", "vfpnet") else f"vfpnet {name}"
-            print(f"{op:<5}{label:<31}{p50:8.1f}{p95:8.1f}{r50:10.2f}x{r95:10.2f}x")
+            print(f"{op:<5}{name:<40}{p50:8.1f}{p95:8.1f}{r50:10.2f}x{r95:10.2f}x")
     return 0
 
 

@@ -9,6 +9,7 @@ packages=(
   etcd-server                                             # the etcd datastore
   openssl                                                 # test certificates (kubernetes datastore over TLS)
   chromium                                                # screenshot of the lab's HTML page
+  gcc libc6-dev                                           # the native `vfpnet` front (native/vfpnet-shim.c)
 )
 missing=()
 for p in "${packages[@]}"; do

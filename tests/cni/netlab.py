@@ -111,6 +111,9 @@ class Lab:
     def env(self, command: str, container: str, pod: str | None, ifname: str = "eth0",
             **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CNI_", "VFPNET_"))}
+        # the plugin in-process, never a `vfpnet cni serve` that happens to run on this
+        # machine (tests/cni/test_cni_server.py runs its own and names it)
+        env["VFPNET_CNI_SOCKET"] = "off"
         env.update({"CNI_COMMAND": command, "CNI_CONTAINERID": container, "CNI_IFNAME": ifname,
                     "CNI_PATH": CNI_PATH,
                     "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME={container}"})
@@ -137,8 +140,9 @@ class Lab:
         assert rc == 0 and out is not None, out
         return out
 
-    def delete(self, conf: dict[str, object], container: str, pod: str | None) -> None:
-        rc, out = self.run("DEL", conf, container, pod)
+    def delete(self, conf: dict[str, object], container: str, pod: str | None,
+               **extra: str) -> None:
+        rc, out = self.run("DEL", conf, container, pod, **extra)
         assert rc == 0, out
 
     # -- what is left --------------------------------------------------------------

@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "vfp": "vfpnet.cli.vfp",
     "agent": "vfpnet.cli.agent",
     "lab": "vfpnet.cli.lab",
+    "cni": "vfpnet.cli.cni",
 }
 
 
