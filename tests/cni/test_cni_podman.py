@@ -85,8 +85,11 @@ class Podman:
         return sum(e["counter"]["packets"] for item in out["nftables"] if "rule" in item
                    for e in item["rule"]["expr"] if "counter" in e)
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, CONTAINERS_CONF=str(self.tmp / "containers.conf"))
+    def run(self, *args: str, check: bool = True,
+            socket_path: str = "off") -> subprocess.CompletedProcess[str]:
+        # libcni hands podman's environment to the plugin: VFPNET_CNI_SOCKET reaches it
+        env = dict(os.environ, CONTAINERS_CONF=str(self.tmp / "containers.conf"),
+                   VFPNET_CNI_SOCKET=socket_path)
         return subprocess.run(
             ["podman", "--root", str(self.tmp / "root"), "--runroot", str(self.tmp / "run"),
              "--storage-driver", "vfs", "--network-config-dir", str(self.tmp / "net.d"),
@@ -235,3 +238,38 @@ def test_portmap_chained_after_vfpnet_publishes_a_port_on_loopback(podman: Podma
     assert _per_pod_objects(podman) == before
     nat = sh("iptables", "-t", "nat", "-S").stdout
     assert "18931" not in nat  # portmap's DEL ran in the chain and removed its DNAT
+
+
+@pytest.mark.skipif(not Path(VFPNET).read_bytes().startswith(b"\x7fELF"),
+                    reason="the native vfpnet front is not installed (make setup builds it)")
+def test_podman_calls_go_through_the_cni_server(podman: Podman) -> None:
+    net = podman.network("transparent-tunnel")
+    before = _per_pod_objects(podman)
+    sock, log = str(podman.tmp / "cni.sock"), podman.tmp / "cni-server.log"
+    with log.open("w") as log_file:
+        server = subprocess.Popen([VFPNET, "cni", "serve", "--socket", sock, "--spares", "1"],
+                                  stderr=log_file, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on" not in log.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        name = f"{podman.prefix}srv"
+        podman.run("run", "-d", "--name", name, "--network", net, "localhost/vtbb:1",
+                   "sh", "-c", "while true; do echo pong | nc -l -p 8080; done",
+                   socket_path=sock)
+        try:
+            ip = _ip_of(podman, name)
+            res = podman.run("run", "--rm", "--network", net, "localhost/vtbb:1", "sh", "-c",
+                             f"for i in 1 2 3 4 5; do nc -w 2 {ip} 8080 </dev/null && exit 0; "
+                             "sleep 0.3; done; exit 1", check=False, socket_path=sock)
+            assert res.returncode == 0 and "pong" in res.stdout, res.stderr
+        finally:
+            podman.run("rm", "-f", "-t", "0", name, socket_path=sock)
+        calls = log.read_text()
+        assert calls.count("ADD container=") == 2 and calls.count("exit=0") >= 4, calls
+        assert "DEL container=" in calls
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+    assert _per_pod_objects(podman) == before

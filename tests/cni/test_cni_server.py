@@ -180,6 +180,19 @@ def test_second_server_on_the_same_socket_is_refused(server: Server) -> None:
     assert os.path.exists(server.socket)  # the running server's socket is untouched
 
 
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--spares", "0"], 2, "--spares 0: at least 1"),
+    (["--socket", "/proc/vt-no/cni.sock"], 1, "--socket /proc/vt-no/cni.sock: cannot create"),
+    (["--socket", "off"], 2, "--socket off: name a socket path"),
+])
+def test_bad_server_options_get_one_clear_line(args: list[str], code: int, message: str) -> None:
+    res = subprocess.run([VFPNET, "cni", "serve", *args], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == code
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert res.stdout == ""
+
+
 def test_socket_is_private_and_other_users_are_refused() -> None:
     assert os.geteuid() == 0
     directory = Path(tempfile.mkdtemp(prefix="vt-srv-"))

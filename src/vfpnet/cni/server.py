@@ -40,7 +40,7 @@ import struct
 import sys
 import time
 
-from vfpnet.errors import VfpnetError
+from vfpnet.errors import InputError, VfpnetError
 
 DEFAULT_SOCKET = "/run/vfpnet/cni.sock"
 DEFAULT_SPARES = 4
@@ -71,7 +71,10 @@ def serve(path: str = DEFAULT_SOCKET, spares: int = DEFAULT_SPARES,
           warm: tuple[str, ...] = WARM_MODULES) -> int:
     """Listen on `path` until SIGTERM or SIGINT; then let running calls finish; 0."""
     if spares < 1:
-        raise ServerError(f"--spares {spares}: at least 1")
+        raise InputError(f"--spares {spares}: at least 1")
+    if not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX"):
+        # Windows nodes: no fork and no descriptor passing; the plugin runs in-process there
+        raise ServerError("vfpnet cni serve: needs fork and Unix sockets (Linux)")
     _warm_up(warm)
     listener = _listen(path)
     # Everything loaded so far lives as long as the server: out of the collector's sight, a
