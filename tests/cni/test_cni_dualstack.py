@@ -48,7 +48,7 @@ def _conf(lab: Lab, mode: str, *, v4: bool = True, subnet: str = "", subnet6: st
     subnet6 = subnet6 or (BRIDGE_SUBNET6 if mode == "l2bridge" else SUBNET6)
     ranges = ([[{"subnet": subnet or lab.subnet}]] if v4 else []) + [[{"subnet": subnet6}]]
     conf["ipam"] = dict(conf["ipam"], ranges=ranges)  # type: ignore[arg-type]
-    if not v4:
+    if not v4 and "gateway" not in extra:
         conf.pop("gateway", None)
     return conf
 
@@ -321,6 +321,16 @@ def test_unreachable_ipv6_gateway_is_refused_naming_where_it_came_from(lab6: Lab
     rc, out = lab6.run("ADD", conf, "unreach6", pod)
     assert rc == 1 and out is not None and out["code"] == 7, out
     assert "ipam result ips[1].gateway: fd00:244:108::fe is not reachable" in str(out["msg"])
+    _assert_clean(lab6)
+
+
+@pytest.mark.parametrize("mode", ["l2bridge", "transparent-tunnel"])
+def test_an_ipv4_netconf_gateway_for_an_ipv6_only_pod_is_refused(lab6: Lab, mode: str) -> None:
+    conf = _conf(lab6, mode, v4=False, gateway="10.244.250.1")
+    pod = lab6.pod()
+    rc, out = lab6.run("ADD", conf, f"gw4{mode[:2]}", pod)
+    assert rc == 1 and out is not None and out["code"] == 7, out
+    assert "gateway: 10.244.250.1 is IPv4, but the pod has no IPv4 address" in str(out["msg"])
     _assert_clean(lab6)
 
 
