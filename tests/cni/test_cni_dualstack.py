@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from netlab import Lab, in_ns, needs_root, set_sysctl, sh
+from netlab import Lab, get_sysctl, in_ns, needs_root, set_sysctl, sh
 
 pytestmark = [needs_root, pytest.mark.net]
 SUBNET_OCTET = 108
@@ -211,6 +211,30 @@ def _member_addresses(lab: Lab) -> list[str]:
         for elem in item.get("set", {}).get("elem", []):
             out.append(str(elem["concat"][0]))
     return out
+
+
+def test_ipv6_turned_off_by_default_in_node_and_pods_is_turned_on_for_their_links(
+    lab6: Lab,
+) -> None:
+    """Runtimes may create namespaces with IPv6 off; the pod's link and the host veth get
+    it back (only they: the defaults stay as they were)."""
+    conf = _conf(lab6, "transparent")
+    default = "net/ipv6/conf/default/disable_ipv6"
+    set_sysctl(lab6.node, default, "1")
+    pods: list[tuple[str, str, dict[int, str]]] = []
+    try:
+        for i in range(2):
+            pod = lab6.pod()
+            set_sysctl(pod, default, "1")
+            pods.append((f"off6{i}", pod, _ips(lab6.add(conf, f"off6{i}", pod))))
+        (_, pod_a, _), (_, pod_b, ips_b) = pods
+        _serve6(lab6, pod_b, 8096)
+        assert lab6.tcp_ok(pod_a, ips_b[6], 8096)
+        assert get_sysctl(pod_a, default) == "1"
+    finally:
+        set_sysctl(lab6.node, default, "0")
+        _del(lab6, conf, pods)
+    _assert_clean(lab6)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -45,7 +45,7 @@ from vfpnet.linux.netlink import (
     NetlinkError,
     mac_text,
 )
-from vfpnet.linux.netns import NetNS, write_sysctl
+from vfpnet.linux.netns import NetNS, read_sysctl, write_sysctl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 LINK_LOCAL_GW = "169.254.1.1"
 LINK_LOCAL_GW6 = "fe80::1"
 HOST_PREFIX = "vfp"
+EACCES = 13
 
 
 def host_ifname(container_id: str, ifname: str) -> str:
@@ -104,6 +105,31 @@ def _cidr6(text: str, field: str) -> tuple[str, int]:
             errors.INVALID_CONFIG, f"{field}: {text!r} is not an IPv6 address in CIDR notation"
         ) from None
     return addr, int(prefix)
+
+
+def _node_ipv6(link: str) -> None:
+    """IPv6 forwarding on, and IPv6 on `link` (the host veth, or the l2bridge bridge) even
+    where the node's default is off. Read first: a write of `all/forwarding` walks every
+    link of the node under the RTNL lock, even when nothing changes."""
+    for key, value in (("net/ipv6/conf/all/forwarding", "1"),
+                       (f"net/ipv6/conf/{link}/disable_ipv6", "0")):
+        if read_sysctl(key) != value:
+            write_sysctl(key, value)
+
+
+def _pod_address6(req: Request, pod: Netlink, veth: _Veth, address: str, prefix: int) -> None:
+    """The pod's IPv6 address, `nodad`. A runtime may make the namespace with IPv6 off
+    (`default/disable_ipv6=1`, so the kernel refuses the address with EACCES): then it is
+    turned on for the pod's link alone, as the reference plugins do, and added again."""
+    what = f"{veth.pod} address"
+    try:
+        pod.add_address(veth.pod_index, address, prefix, what=what, nodad=True)
+    except NetlinkError as exc:
+        if exc.errno != EACCES:
+            raise
+        with NetNS(req.args.netns):
+            write_sysctl(f"net/ipv6/conf/{veth.pod}/disable_ipv6", "0")
+        pod.add_address(veth.pod_index, address, prefix, what=what, nodad=True)
 
 
 def _no_family(gateway: str) -> errors.CniError:
@@ -232,7 +258,10 @@ class LinuxBackend:
             addr, prefix = parse_cidr(str(ips[first4]["address"]),
                                       f"ipam result ips[{first4}].address")
             v4 = (addr, prefix, ips[first4])
-        v6 = None if first6 is None else self._v6(req, ips[first6], first6)
+        v6 = None
+        if first6 is not None:
+            v6 = self._v6(req, ips[first6], first6)
+            _node_ipv6(veth.host if bridge_index is None else conf.bridge)
         state: dict[str, object] = {"hostInterface": veth.host}
         if v4 is not None:
             state["address"] = v4[0]
@@ -268,7 +297,6 @@ class LinuxBackend:
                 f"mtu: {conf.mtu} is below {IPV6_MIN_MTU}, the IPv6 minimum, and {field} is "
                 f"the IPv6 address {addr}/{prefix}",
             )
-        write_sysctl("net/ipv6/conf/all/forwarding", "1")
         if conf.mode == "transparent":
             return _V6(addr, prefix, "", "")
         from vfpnet.cni.gateway import choose_gateways
@@ -307,8 +335,7 @@ class LinuxBackend:
         if v6 is not None:  # nodad: usable at once, not tentative for a second
             nl.add_address(bridge_index, v6.gateway, v6.prefix,
                            what=f"gateway on {conf.bridge}", nodad=True)
-            pod.add_address(veth.pod_index, v6.address, v6.prefix,
-                            what=f"{veth.pod} address", nodad=True)
+            _pod_address6(req, pod, veth, v6.address, v6.prefix)
             out.append({"address": f"{v6.address}/{v6.prefix}", "gateway": v6.gateway})
             state["gateway6"] = v6.gateway
         pod.set_link(veth.pod_index, up=True, what=f"{veth.pod} up")
@@ -327,7 +354,7 @@ class LinuxBackend:
         if v4 is not None:  # its routes were made by _prepare
             pod.add_address(veth.pod_index, v4[0], 32, what=f"{veth.pod} address")
         if v6 is not None:
-            self._pod_side6(pod, veth, v6.address, ipv4=v4 is not None)
+            self._pod_side6(req, pod, veth, v6.address, ipv4=v4 is not None)
         faults.point("after-pod-config")
         if conf.mode == "transparent-tunnel":
             self._tunnel(req, nl, veth.host, v4, v6, undo, state)
@@ -352,10 +379,10 @@ class LinuxBackend:
         return out, routes
 
     @staticmethod
-    def _pod_side6(pod: Netlink, veth: _Veth, address: str, ipv4: bool) -> None:
+    def _pod_side6(req: Request, pod: Netlink, veth: _Veth, address: str, ipv4: bool) -> None:
         """The pod's IPv6 /128 and its default route via fe80::1, which a permanent
         neighbour entry maps to the host veth's MAC (IPv4's 169.254.1.1 twin)."""
-        pod.add_address(veth.pod_index, address, 128, what=f"{veth.pod} address", nodad=True)
+        _pod_address6(req, pod, veth, address, 128)
         pod.add_permanent_neighbour(veth.pod_index, LINK_LOCAL_GW6, veth.host_mac)
         pod.add_route("::", 0, gateway=LINK_LOCAL_GW6, oif=veth.pod_index)
         if not ipv4:  # an IPv6-only pod: _prepare's IPv4 routes lead nowhere
@@ -468,8 +495,6 @@ class LinuxBackend:
     def _loosen_rp_filter(uplink: int, nl: Netlink) -> None:
         # Packets of a local pod come back from the gateway on the uplink with a source
         # that routes to a veth; strict reverse-path filtering would drop them.
-        from vfpnet.linux.netns import read_sysctl
-
         if read_sysctl("net/ipv4/conf/all/rp_filter") == "1":
             write_sysctl("net/ipv4/conf/all/rp_filter", "2")
         name = nl.link_name(uplink)
