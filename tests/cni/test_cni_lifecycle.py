@@ -278,17 +278,6 @@ def test_agent_sees_ready_endpoints_of_every_network_and_not_unfinished_ones(lab
     lab.assert_clean()
 
 
-def test_ipv6_from_ipam_is_refused_and_both_addresses_go_back(lab: Lab) -> None:
-    conf = lab.netconf("transparent")
-    conf["ipam"] = dict(conf["ipam"], ranges=[[{"subnet": "10.244.102.0/24"}],
-                                              [{"subnet": "fd00:244:102::/64"}]])
-    pod = lab.pod()
-    rc, out = lab.run("ADD", conf, "dual", pod)
-    assert rc == 1 and out is not None and out["code"] == 7
-    assert "ipam" in str(out["msg"]) and "IPv6" in str(out["msg"])
-    lab.assert_clean()
-
-
 def test_a_failed_rollback_keeps_the_record_so_del_finishes_the_cleanup(lab: Lab) -> None:
     conf = lab.netconf("transparent")
     pod = lab.pod()

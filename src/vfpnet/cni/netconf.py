@@ -26,8 +26,8 @@ class NetConf:
     """One plugin's configuration (a conflist's entry with name/cniVersion filled in)."""
 
     __slots__ = (
-        "backend", "bridge", "cni_version", "gateway", "ipam", "mode", "name", "prev_result",
-        "raw", "state_dir", "tunnel", "type", "valid_attachments",
+        "backend", "bridge", "cni_version", "gateway", "ipam", "mode", "mtu", "name",
+        "prev_result", "raw", "state_dir", "tunnel", "type", "valid_attachments",
     )
 
     def __init__(self, raw: dict[str, object], *, command: str, environ: dict[str, str]) -> None:
@@ -67,6 +67,7 @@ class NetConf:
             if "/" in ipam["type"]:
                 raise _invalid(f"ipam.type: {ipam['type']!r} must be a plugin name, not a path")
         self.ipam: dict[str, object] | None = ipam or None
+        self.mtu = _mtu(raw.get("mtu"), self.ipam)
         self.tunnel = TunnelConf(raw.get("tunnel"))
         self.state_dir = (
             environ.get(STATE_DIR_ENV) or _string(raw, "stateDir") or DEFAULT_STATE_DIR
@@ -209,6 +210,36 @@ def _uint(raw: dict[str, object], key: str, default: int, field: str, lo: int, h
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise _invalid(f"{field}: {value!r} must be an integer in {lo}..{hi}")
     return value
+
+
+IPV4_MIN_MTU = 576  # every IPv4 host must accept datagrams of this size (RFC 791)
+IPV6_MIN_MTU = 1280  # below it the kernel turns IPv6 off on the link (RFC 8200)
+
+
+def _mtu(value: object, ipam: dict[str, object] | None) -> int:
+    """Netconf `mtu` (0 when absent). An `ipam` that names an IPv6 subnet or range (a ':'
+    in `subnet`, `ranges`, `addresses`) raises the floor to 1280; the backend checks it
+    again against the addresses IPAM hands out."""
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _invalid(f"mtu: {value!r} must be an integer ({IPV4_MIN_MTU}..65535)")
+    if not IPV4_MIN_MTU <= value <= 65535:
+        raise _invalid(f"mtu: {value} is outside {IPV4_MIN_MTU}..65535")
+    if value < IPV6_MIN_MTU and ipam and any(
+        ":" in text for key in ("subnet", "ranges", "addresses") for text in _leaves(ipam.get(key))
+    ):
+        raise _invalid(f"mtu: {value} is below {IPV6_MIN_MTU}, the IPv6 minimum, and ipam "
+                       "has an IPv6 subnet")
+    return value
+
+
+def _leaves(value: object) -> list[str]:
+    """The strings inside nested lists and objects."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [text for item in items for text in _leaves(item)]
 
 
 def _check_ipv4(text: str, field: str) -> None:

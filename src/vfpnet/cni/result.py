@@ -1,7 +1,8 @@
 """CNI results: one internal shape (the 1.x one) and conversion to each requested version.
 
 0.3.0, 0.3.1 and 0.4.0 results carry `"version": "4"|"6"` on each IP; 1.0.0 and 1.1.0
-dropped it. Everything else the plugin emits has the same shape in all of them.
+dropped it. 1.1.0 added `interfaces[].mtu`: results of older versions leave it out.
+Everything else the plugin emits has the same shape in all of them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ def render(result: dict[str, object], version: str) -> dict[str, object]:
             ip["version"] = "6" if ":" in ip["address"] else "4"
             ips.append(ip)
         out["ips"] = ips
+    if version != "1.1.0" and any("mtu" in i for i in out.get("interfaces", [])):  # type: ignore[attr-defined]
+        out["interfaces"] = [{k: v for k, v in i.items() if k != "mtu"}
+                             for i in out["interfaces"]]  # type: ignore[attr-defined]
     if "dns" not in out:
         out["dns"] = {}
     return out

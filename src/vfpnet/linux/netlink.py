@@ -6,6 +6,9 @@ reference Go plugin's latency (a few milliseconds); importing pyroute2 costs 30-
 `_socket` and `struct` (both load in well under a millisecond). The tests read the kernel
 state back through pyroute2, an independent implementation. Only what the modes need is
 here; every call raises `NetlinkError` with the kernel's errno and the operation named.
+
+Addresses of either family are taken as text: one with a ':' is IPv6 (AF_INET6), any other
+IPv4, so an IPv4 call builds exactly the message it always did.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ IFLA_LINKINFO, IFLA_NET_NS_FD = 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFF_UP = 0x1
-IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
+IFA_F_NODAD = 0x02
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
 FRA_PRIORITY, FRA_FWMARK, FRA_TABLE, FRA_FWMASK = 6, 10, 15, 16
 NDA_DST, NDA_LLADDR = 1, 2
@@ -47,6 +51,7 @@ RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
 RTN_UNICAST = 1
 RTNH_F_ONLINK = 0x4
 AF_INET = 2
+AF_INET6 = 10
 
 EEXIST = 17
 ENOENT = 2
@@ -99,6 +104,17 @@ def parse_attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
 
 def ip4(text: str) -> bytes:
     return _socket.inet_aton(text)
+
+
+def ip_bytes(text: str) -> tuple[int, bytes]:
+    """(family, packed address) of an IPv4 or IPv6 address in text."""
+    if ":" in text:
+        return AF_INET6, _socket.inet_pton(AF_INET6, text)
+    return AF_INET, _socket.inet_aton(text)
+
+
+def ip_text(raw: bytes) -> str:
+    return _socket.inet_ntop(AF_INET6, raw) if len(raw) == 16 else _socket.inet_ntoa(raw)
 
 
 def mac_bytes(text: str) -> bytes:
@@ -184,14 +200,18 @@ class Netlink:
         return name.rstrip(b"\0").decode() or None
 
     def create_veth(
-        self, host: str, host_mac: str, peer: str, peer_mac: str, peer_netns_fd: int
+        self, host: str, host_mac: str, peer: str, peer_mac: str, peer_netns_fd: int,
+        mtu: int = 0,
     ) -> None:
-        """A veth pair: `host` here, `peer` created directly inside the namespace of the fd."""
+        """A veth pair: `host` here, `peer` created directly inside the namespace of the fd;
+        both ends get `mtu` when it is not 0 (in the same request)."""
+        mtu_attr = attr_u32(IFLA_MTU, mtu) if mtu else b""
         peer_msg = (
             _IFINFO.pack(0, 0, 0, 0, 0)
             + attr_str(IFLA_IFNAME, peer)
             + attr(IFLA_ADDRESS, mac_bytes(peer_mac))
             + attr_u32(IFLA_NET_NS_FD, peer_netns_fd)
+            + mtu_attr
         )
         info = attr_str(IFLA_INFO_KIND, "veth") + attr(
             IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_msg)
@@ -200,16 +220,20 @@ class Netlink:
             _IFINFO.pack(0, 0, 0, 0, 0)
             + attr_str(IFLA_IFNAME, host)
             + attr(IFLA_ADDRESS, mac_bytes(host_mac))
+            + mtu_attr
             + attr(IFLA_LINKINFO, info)
         )
         self.request(
             RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, body, f"create veth {host}"
         )
 
-    def ensure_bridge(self, name: str) -> bool:
-        """Create bridge `name` unless it exists; True when this call created it."""
+    def ensure_bridge(self, name: str, mtu: int = 0) -> bool:
+        """Create bridge `name` (with `mtu` unless 0) unless it exists; True when this call
+        created it (an existing bridge keeps its MTU)."""
         info = attr(IFLA_LINKINFO, attr_str(IFLA_INFO_KIND, "bridge"))
         body = _IFINFO.pack(0, 0, 0, 0, 0) + attr_str(IFLA_IFNAME, name) + info
+        if mtu:
+            body += attr_u32(IFLA_MTU, mtu)
         try:
             self.request(
                 RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, body, f"create bridge {name}"
@@ -242,12 +266,15 @@ class Netlink:
         return True
 
     # -- addresses -----------------------------------------------------------------
-    def add_address(self, index: int, address: str, prefix: int, what: str = "address") -> bool:
-        """Add an IPv4 address; False when it was already there."""
-        raw = ip4(address)
-        body = _IFADDR.pack(AF_INET, prefix, 0, 0, index) + attr(IFA_LOCAL, raw) + attr(
-            IFA_ADDRESS, raw
-        )
+    def add_address(self, index: int, address: str, prefix: int, what: str = "address",
+                    nodad: bool = False) -> bool:
+        """Add an address; False when it was already there. `nodad`: an IPv6 address is
+        usable at once instead of tentative for the second or so duplicate detection takes."""
+        family, raw = ip_bytes(address)
+        body = _IFADDR.pack(family, prefix, IFA_F_NODAD if nodad else 0, 0, index) + attr(
+            IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw)
+        if nodad:  # the header's byte carries the old flags; IFA_FLAGS the full set
+            body += attr_u32(IFA_FLAGS, IFA_F_NODAD)
         try:
             self.request(
                 RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, body,
@@ -259,8 +286,9 @@ class Netlink:
             raise
         return True
 
-    def addresses(self, index: int) -> list[tuple[str, int]]:
-        body = _IFADDR.pack(AF_INET, 0, 0, 0, 0)
+    def addresses(self, index: int, family: int = AF_INET) -> list[tuple[str, int]]:
+        """(address, prefix) of link `index` in one family (IPv4 unless AF_INET6)."""
+        body = _IFADDR.pack(family, 0, 0, 0, 0)
         out = []
         for reply in self.request(RTM_GETADDR, NLM_F_DUMP, body, "list addresses"):
             _, prefix, _, _, ifindex = _IFADDR.unpack_from(reply)
@@ -269,14 +297,15 @@ class Netlink:
             attrs = parse_attrs(reply, _IFADDR.size)
             raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
             if raw:
-                out.append((_socket.inet_ntoa(raw), prefix))
+                out.append((ip_text(raw), prefix))
         return out
 
     # -- neighbours ----------------------------------------------------------------
     def add_permanent_neighbour(self, index: int, address: str, mac: str) -> None:
+        family, raw = ip_bytes(address)
         body = (
-            _NDMSG.pack(AF_INET, index, NUD_PERMANENT, 0, 0)
-            + attr(NDA_DST, ip4(address))
+            _NDMSG.pack(family, index, NUD_PERMANENT, 0, 0)
+            + attr(NDA_DST, raw)
             + attr(NDA_LLADDR, mac_bytes(mac))
         )
         self.request(
@@ -287,14 +316,15 @@ class Netlink:
     def _route_body(self, dst: str, prefix: int, *, gateway: str | None, oif: int | None,
                     table: int, scope: int, onlink: bool) -> bytes:
         rtable = table if table < 256 else 252  # RT_TABLE_COMPAT; the real id is RTA_TABLE
+        family, raw = ip_bytes(dst)
         body = _RTMSG.pack(
-            AF_INET, prefix, 0, 0, rtable, RTPROT_STATIC, scope, RTN_UNICAST,
+            family, prefix, 0, 0, rtable, RTPROT_STATIC, scope, RTN_UNICAST,
             RTNH_F_ONLINK if onlink else 0,
         ) + attr_u32(RTA_TABLE, table)
         if prefix:
-            body += attr(RTA_DST, ip4(dst))
+            body += attr(RTA_DST, raw)
         if gateway:
-            body += attr(RTA_GATEWAY, ip4(gateway))
+            body += attr(RTA_GATEWAY, ip_bytes(gateway)[1])
         if oif is not None:
             body += attr_u32(RTA_OIF, oif)
         return body
@@ -302,7 +332,8 @@ class Netlink:
     def add_route(self, dst: str, prefix: int, *, gateway: str | None = None,
                   oif: int | None = None, table: int = RT_TABLE_MAIN,
                   scope: int = RT_SCOPE_UNIVERSE, onlink: bool = False) -> bool:
-        """Add a route; False when an identical one was already there."""
+        """Add a route (the family is `dst`'s; IPv6 routes take no scope: the kernel ignores
+        it, and a link-local `gateway` needs `oif`); False when one was already there."""
         body = self._route_body(dst, prefix, gateway=gateway, oif=oif, table=table,
                                 scope=scope, onlink=onlink)
         try:
@@ -315,11 +346,14 @@ class Netlink:
         return True
 
     def delete_route(self, dst: str, prefix: int, *, oif: int | None = None,
-                     table: int = RT_TABLE_MAIN) -> bool:
-        body = _RTMSG.pack(AF_INET, prefix, 0, 0, table if table < 256 else 252, 0, 0, 0, 0)
+                     table: int = RT_TABLE_MAIN, scope: int = RT_SCOPE_UNIVERSE) -> bool:
+        """Delete a route (an IPv4 one matches only with its own `scope`); False when it
+        was not there."""
+        family, raw = ip_bytes(dst)
+        body = _RTMSG.pack(family, prefix, 0, 0, table if table < 256 else 252, 0, scope, 0, 0)
         body += attr_u32(RTA_TABLE, table)
         if prefix:
-            body += attr(RTA_DST, ip4(dst))
+            body += attr(RTA_DST, raw)
         if oif is not None:
             body += attr_u32(RTA_OIF, oif)
         try:
@@ -330,9 +364,10 @@ class Netlink:
             raise
         return True
 
-    def routes(self, table: int = RT_TABLE_MAIN) -> list[dict[str, object]]:
-        """IPv4 routes of one table: dst, prefix, gateway, oif."""
-        body = _RTMSG.pack(AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
+    def routes(self, table: int = RT_TABLE_MAIN, family: int = AF_INET) -> list[dict[str, object]]:
+        """Routes of one table and family (IPv4 unless AF_INET6): dst, prefix, gateway, oif."""
+        body = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+        unspecified = "::" if family == AF_INET6 else "0.0.0.0"
         out: list[dict[str, object]] = []
         for reply in self.request(RTM_GETROUTE, NLM_F_DUMP, body, "list routes"):
             _, prefix, _, _, rtable, _, _, _, _ = _RTMSG.unpack_from(reply)
@@ -343,16 +378,17 @@ class Netlink:
             gw = attrs.get(RTA_GATEWAY)
             oif = attrs.get(RTA_OIF)
             out.append({
-                "dst": _socket.inet_ntoa(attrs[RTA_DST]) if RTA_DST in attrs else "0.0.0.0",
+                "dst": ip_text(attrs[RTA_DST]) if RTA_DST in attrs else unspecified,
                 "prefix": prefix,
-                "gateway": _socket.inet_ntoa(gw) if gw else None,
+                "gateway": ip_text(gw) if gw else None,
                 "oif": struct.unpack("=I", oif)[0] if oif else None,
             })
         return out
 
     def route_oif(self, address: str) -> int | None:
         """The output interface the main lookup picks for `address` (RTM_GETROUTE)."""
-        body = _RTMSG.pack(AF_INET, 32, 0, 0, 0, 0, 0, 0, 0) + attr(RTA_DST, ip4(address))
+        family, raw = ip_bytes(address)
+        body = _RTMSG.pack(family, len(raw) * 8, 0, 0, 0, 0, 0, 0, 0) + attr(RTA_DST, raw)
         try:
             replies = self.request(RTM_GETROUTE, 0, body, f"route to {address}")
         except NetlinkError as exc:
@@ -363,20 +399,23 @@ class Netlink:
         return struct.unpack("=I", oif)[0] if oif else None
 
     # -- policy rules --------------------------------------------------------------
-    def _rule_body(self, mark: int, mask: int, table: int, priority: int) -> bytes:
+    def _rule_body(self, mark: int, mask: int, table: int, priority: int,
+                   family: int = AF_INET) -> bytes:
         return (
-            _RTMSG.pack(AF_INET, 0, 0, 0, table if table < 256 else 252, 0, 0, FR_ACT_TO_TBL, 0)
+            _RTMSG.pack(family, 0, 0, 0, table if table < 256 else 252, 0, 0, FR_ACT_TO_TBL, 0)
             + attr_u32(FRA_TABLE, table)
             + attr_u32(FRA_FWMARK, mark)
             + attr_u32(FRA_FWMASK, mask)
             + attr_u32(FRA_PRIORITY, priority)
         )
 
-    def add_fwmark_rule(self, mark: int, mask: int, table: int, priority: int) -> bool:
-        """`fwmark mark/mask lookup table` at `priority`; False when it already existed."""
+    def add_fwmark_rule(self, mark: int, mask: int, table: int, priority: int,
+                        family: int = AF_INET) -> bool:
+        """`fwmark mark/mask lookup table` at `priority` (IPv4 unless `family` is AF_INET6);
+        False when it already existed."""
         try:
             self.request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-                         self._rule_body(mark, mask, table, priority),
+                         self._rule_body(mark, mask, table, priority, family),
                          f"add rule fwmark {mark:#x} table {table}")
         except NetlinkError as exc:
             if exc.errno == EEXIST:
@@ -384,9 +423,11 @@ class Netlink:
             raise
         return True
 
-    def delete_fwmark_rule(self, mark: int, mask: int, table: int, priority: int) -> bool:
+    def delete_fwmark_rule(self, mark: int, mask: int, table: int, priority: int,
+                           family: int = AF_INET) -> bool:
         try:
-            self.request(RTM_DELRULE, NLM_F_ACK, self._rule_body(mark, mask, table, priority),
+            self.request(RTM_DELRULE, NLM_F_ACK,
+                         self._rule_body(mark, mask, table, priority, family),
                          f"delete rule fwmark {mark:#x}")
         except NetlinkError as exc:
             if exc.errno in GONE:
@@ -394,9 +435,10 @@ class Netlink:
             raise
         return True
 
-    def fwmark_rules(self) -> list[tuple[int, int, int, int]]:
-        """(mark, mask, table, priority) of every IPv4 fwmark rule."""
-        body = _RTMSG.pack(AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
+    def fwmark_rules(self, family: int = AF_INET) -> list[tuple[int, int, int, int]]:
+        """(mark, mask, table, priority) of every fwmark rule of one family (IPv4 unless
+        AF_INET6)."""
+        body = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
         out = []
         for reply in self.request(RTM_GETRULE, NLM_F_DUMP, body, "list rules"):
             attrs = parse_attrs(reply, _RTMSG.size)

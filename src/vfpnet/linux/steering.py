@@ -9,6 +9,14 @@ DEL):
 - policy rule `fwmark MARK/MARK lookup TABLE` and in TABLE `default via GATEWAY`.
 Per pod: one set member `ADDRESS . HOST_VETH`.
 
+IPv6 (a pod's IPv6 address) has the same objects in its own family: table `ip6
+vfpnet_tunnel` with set `pods` (`ipv6_addr . ifname`) and chain `steer`, an IPv6 rule
+`fwmark MARK/MARK lookup TABLE` and `default via GATEWAY6` in the IPv6 side of TABLE (the
+same mark and table number: the families' rules and routes are separate in the kernel).
+Every function here takes the family from the address it is given (a ':' means IPv6).
+IPv6 members go through libnftables, in one transaction with the node objects
+(`ensure_node`); the raw netlink fast path below is IPv4's.
+
 A pod's ADD and DEL touch the set over raw netlink (`vfpnet.linux.nfnetlink`) when the node
 objects are in place, which the rule's comment (naming the mark) shows; only the first ADD
 on a node, or one that finds them changed, loads libnftables to (re)create them.
@@ -19,7 +27,7 @@ packet map to one conntrack entry in the same direction (no hairpin tuple clash)
 
 from __future__ import annotations
 
-from vfpnet.linux.netlink import Netlink, NetlinkError
+from vfpnet.linux.netlink import AF_INET, AF_INET6, Netlink, NetlinkError
 from vfpnet.linux.nfnetlink import NfNetlink, NfNetlinkError, addr_ifname_key
 
 TYPE_CHECKING = False
@@ -31,24 +39,37 @@ ENOENT = 2
 TABLE = "vfpnet_tunnel"
 SET = "pods"
 CHAIN = "steer"
+FAMILIES = ("ip", "ip6")
 
 
-def _table_ref() -> dict[str, object]:
-    return {"family": "ip", "table": TABLE, "name": SET}
+def nft_family(address: str) -> str:
+    """The nftables family of an address: 'ip6' for IPv6, else 'ip'."""
+    return "ip6" if ":" in address else "ip"
+
+
+def _table_ref(family: str = "ip") -> dict[str, object]:
+    return {"family": family, "table": TABLE, "name": SET}
 
 
 def ensure_node(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int,
                 gateway: str, uplink_index: int, member: tuple[str, str] | None = None) -> None:
-    """Create (or converge) the node-wide objects, and add `member` in the same nftables
-    transaction (one ruleset round trip instead of two); call under the node lock."""
-    nft.run(node_commands(mark) + ([_element("add", *member)] if member else []))
+    """Create (or converge) the node-wide objects of `gateway`'s family, and add `member`
+    in the same nftables transaction (one ruleset round trip instead of two); call under
+    the node lock."""
+    family = nft_family(gateway)
+    nft.run(node_commands(mark, family) + ([_element("add", *member)] if member else []))
     ensure_routing(nl, mark=mark, table=table, priority=priority, gateway=gateway,
                    uplink_index=uplink_index)
 
 
 def ensure_routing(nl: Netlink, *, mark: int, table: int, priority: int, gateway: str,
                    uplink_index: int) -> None:
-    """The policy rule and the tunnel table's default route (idempotent)."""
+    """The policy rule and the tunnel table's default route of `gateway`'s family
+    (idempotent)."""
+    if ":" in gateway:
+        nl.add_fwmark_rule(mark, mark, table, priority, AF_INET6)
+        nl.add_route("::", 0, gateway=gateway, oif=uplink_index, table=table)
+        return
     nl.add_fwmark_rule(mark, mark, table, priority)
     nl.add_route("0.0.0.0", 0, gateway=gateway, oif=uplink_index, table=table)
 
@@ -90,19 +111,22 @@ def discard_members(nf: NfNetlink, members: list[tuple[str, str]]) -> bool:
     return True
 
 
-def node_commands(mark: int) -> list[dict[str, object]]:
+def node_commands(mark: int, family: str = "ip") -> list[dict[str, object]]:
+    """The table, set, chain and rule of one family ('ip' or 'ip6')."""
+    addr_type = "ipv6_addr" if family == "ip6" else "ipv4_addr"
     return [
-        {"add": {"table": {"family": "ip", "name": TABLE}}},
-        {"add": {"set": {"family": "ip", "table": TABLE, "name": SET,
-                         "type": ["ipv4_addr", "ifname"]}}},
-        {"add": {"chain": {"family": "ip", "table": TABLE, "name": CHAIN, "type": "filter",
+        {"add": {"table": {"family": family, "name": TABLE}}},
+        {"add": {"set": {"family": family, "table": TABLE, "name": SET,
+                         "type": [addr_type, "ifname"]}}},
+        {"add": {"chain": {"family": family, "table": TABLE, "name": CHAIN, "type": "filter",
                            "hook": "prerouting", "prio": -150, "policy": "accept"}}},
         # flush + add in one transaction: exactly one rule, never a moment without it
-        {"flush": {"chain": {"family": "ip", "table": TABLE, "name": CHAIN}}},
-        {"add": {"rule": {"family": "ip", "table": TABLE, "chain": CHAIN,
+        {"flush": {"chain": {"family": family, "table": TABLE, "name": CHAIN}}},
+        {"add": {"rule": {"family": family, "table": TABLE, "chain": CHAIN,
                           "comment": rule_comment(mark), "expr": [
             {"match": {"op": "==", "left": {"concat": [
-                {"payload": {"protocol": "ip", "field": "saddr"}}, {"meta": {"key": "iifname"}},
+                {"payload": {"protocol": family, "field": "saddr"}},
+                {"meta": {"key": "iifname"}},
             ]}, "right": f"@{SET}"}},
             {"mangle": {"key": {"meta": {"key": "mark"}},
                         "value": {"|": [{"meta": {"key": "mark"}}, mark]}}},
@@ -111,7 +135,8 @@ def node_commands(mark: int) -> list[dict[str, object]]:
 
 
 def _element(verb: str, address: str, host_ifname: str) -> dict[str, object]:
-    return {verb: {"element": {**_table_ref(), "elem": [{"concat": [address, host_ifname]}]}}}
+    return {verb: {"element": {**_table_ref(nft_family(address)),
+                               "elem": [{"concat": [address, host_ifname]}]}}}
 
 
 def add_member(nft: Nft, address: str, host_ifname: str) -> None:
@@ -124,7 +149,8 @@ def remove_member(nft: Nft, address: str, host_ifname: str) -> bool:
 
 
 def remove_members(nft: Nft, members: list[tuple[str, str]]) -> bool:
-    """Remove members in one transaction; False (nothing removed) when one was not there."""
+    """Remove members (of either family) in one transaction; False (nothing removed) when
+    one was not there."""
     if not members:
         return True
     from vfpnet.linux.nftables import NftError
@@ -138,39 +164,43 @@ def remove_members(nft: Nft, members: list[tuple[str, str]]) -> bool:
     return True
 
 
-def members(nft: Nft) -> list[tuple[str, str]]:
+def members(nft: Nft, families: tuple[str, ...] = FAMILIES) -> list[tuple[str, str]]:
+    """Every member of the sets of `families` (a missing table has none)."""
     from vfpnet.linux.nftables import NftError
 
-    try:
-        out = nft.run([{"list": {"set": {"family": "ip", "table": TABLE, "name": SET}}}])
-    except NftError:
-        return []
     found: list[tuple[str, str]] = []
-    for item in (out or {}).get("nftables", []):
-        for elem in item.get("set", {}).get("elem", []):
-            parts = elem.get("concat") if isinstance(elem, dict) else None
-            if parts and len(parts) == 2:
-                found.append((str(parts[0]), str(parts[1])))
+    for family in families:
+        try:
+            out = nft.run([{"list": {"set": _table_ref(family)}}])
+        except NftError:
+            continue
+        for item in (out or {}).get("nftables", []):
+            for elem in item.get("set", {}).get("elem", []):
+                parts = elem.get("concat") if isinstance(elem, dict) else None
+                if parts and len(parts) == 2:
+                    found.append((str(parts[0]), str(parts[1])))
     return found
 
 
-def node_ready(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int) -> list[str]:
-    """What is missing of the node-wide objects (empty when all is in place)."""
+def node_ready(nft: Nft, nl: Netlink, *, mark: int, table: int, priority: int,
+               family: str = "ip") -> list[str]:
+    """What is missing of the node-wide objects of one family (empty when all is there)."""
     from vfpnet.linux.nftables import NftError
 
     missing = []
     try:
-        out = nft.run([{"list": {"chain": {"family": "ip", "table": TABLE, "name": CHAIN}}}])
+        out = nft.run([{"list": {"chain": {"family": family, "table": TABLE, "name": CHAIN}}}])
         rules = [i for i in (out or {}).get("nftables", []) if "rule" in i]
         if not rules:
-            missing.append(f"nftables rule in ip {TABLE} {CHAIN}")
+            missing.append(f"nftables rule in {family} {TABLE} {CHAIN}")
     except NftError:
-        missing.append(f"nftables chain ip {TABLE} {CHAIN}")
+        missing.append(f"nftables chain {family} {TABLE} {CHAIN}")
+    af, label = (AF_INET6, "IPv6 ") if family == "ip6" else (AF_INET, "")
     try:
-        if (mark, mark, table, priority) not in nl.fwmark_rules():
-            missing.append(f"policy rule fwmark {mark:#x} lookup {table}")
-        if not any(r["prefix"] == 0 for r in nl.routes(table)):
-            missing.append(f"default route in table {table}")
+        if (mark, mark, table, priority) not in nl.fwmark_rules(af):
+            missing.append(f"{label}policy rule fwmark {mark:#x} lookup {table}")
+        if not any(r["prefix"] == 0 for r in nl.routes(table, af)):
+            missing.append(f"{label}default route in table {table}")
     except NetlinkError as exc:
         missing.append(str(exc))
     return missing

@@ -9,21 +9,43 @@
   all its traffic is marked and policy-routed to the gateway (`vfpnet.linux.steering`),
   even to pods on the same node.
 
+IPv6 and dual-stack: the IPAM result's first address of each family is configured.
+l2bridge puts the IPv6 gateway on the bridge too; transparent modes give the pod its
+address as /128 with a default route via fe80::1, which a permanent neighbour entry maps
+to the host veth's MAC (as 169.254.1.1 for IPv4), and the node a /128 route plus a
+permanent neighbour entry for the pod. IPv6 addresses are added `nodad` (usable at once).
+The IPv6 gateway (l2bridge, transparent-tunnel) comes from `vfpnet.cni.gateway`: netconf
+`gateway` is IPv4, so it is IPAM's or the subnet's first host. An IPv4-only result takes
+exactly the path it took before IPv6 existed: no IPv6 module is imported, no round trip
+added.
+
+Netconf `mtu` goes into the veth creation request (both ends) and into the bridge's.
+
 ADD order keeps the pod unreachable until it is fully steered: the host veth comes up
-only after the steering set member exists (and the /32 host route right after it).
-DEL removes the veth first (the pod is gone), then the set member.
+only after the steering set members exist (and the host routes right after it).
+DEL removes the veth first (the pod is gone), then the set members.
 """
 
 from __future__ import annotations
 
+import _socket
 import _thread
 import os
 
 from vfpnet.cni import errors, faults
 from vfpnet.cni.addressing import contains, first_host, parse_cidr
 from vfpnet.cni.attachment import Added, Request
-from vfpnet.linux.netlink import RT_SCOPE_LINK, Netlink, NetlinkError, mac_text
-from vfpnet.linux.netns import NetNS, write_sysctl
+from vfpnet.cni.netconf import IPV6_MIN_MTU
+from vfpnet.linux.netlink import (
+    AF_INET,
+    AF_INET6,
+    IFLA_MTU,
+    RT_SCOPE_LINK,
+    Netlink,
+    NetlinkError,
+    mac_text,
+)
+from vfpnet.linux.netns import NetNS, read_sysctl, write_sysctl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +55,9 @@ if TYPE_CHECKING:
     from vfpnet.linux.nftables import Nft
 
 LINK_LOCAL_GW = "169.254.1.1"
+LINK_LOCAL_GW6 = "fe80::1"
 HOST_PREFIX = "vfp"
+EACCES = 13
 
 
 def host_ifname(container_id: str, ifname: str) -> str:
@@ -57,6 +81,61 @@ class _Veth:
             )
         self.host, self.host_index, self.host_mac = host, host_index, host_mac
         self.pod, self.pod_index, self.pod_mac = pod, pod_index, pod_mac
+
+
+class _V6:
+    """The pod's IPv6 address, its prefix length and (where the mode needs one) its gateway
+    with the field it came from."""
+
+    __slots__ = ("address", "gateway", "prefix", "source")
+
+    def __init__(self, address: str, prefix: int, gateway: str, source: str) -> None:
+        self.address, self.prefix, self.gateway, self.source = address, prefix, gateway, source
+
+
+def _cidr6(text: str, field: str) -> tuple[str, int]:
+    """'fd00::5/64' -> ('fd00::5', 64), the address in its canonical form."""
+    addr, sep, prefix = text.partition("/")
+    try:
+        if not sep or not prefix.isdigit() or int(prefix) > 128:
+            raise OSError
+        addr = _socket.inet_ntop(AF_INET6, _socket.inet_pton(AF_INET6, addr))
+    except OSError:
+        raise errors.CniError(
+            errors.INVALID_CONFIG, f"{field}: {text!r} is not an IPv6 address in CIDR notation"
+        ) from None
+    return addr, int(prefix)
+
+
+def _node_ipv6(link: str) -> None:
+    """IPv6 forwarding on, and IPv6 on `link` (the host veth, or the l2bridge bridge) even
+    where the node's default is off. Read first: a write of `all/forwarding` walks every
+    link of the node under the RTNL lock, even when nothing changes."""
+    for key, value in (("net/ipv6/conf/all/forwarding", "1"),
+                       (f"net/ipv6/conf/{link}/disable_ipv6", "0")):
+        if read_sysctl(key) != value:
+            write_sysctl(key, value)
+
+
+def _pod_address6(req: Request, pod: Netlink, veth: _Veth, address: str, prefix: int) -> None:
+    """The pod's IPv6 address, `nodad`. A runtime may make the namespace with IPv6 off
+    (`default/disable_ipv6=1`, so the kernel refuses the address with EACCES): then it is
+    turned on for the pod's link alone, as the reference plugins do, and added again."""
+    what = f"{veth.pod} address"
+    try:
+        pod.add_address(veth.pod_index, address, prefix, what=what, nodad=True)
+    except NetlinkError as exc:
+        if exc.errno != EACCES:
+            raise
+        with NetNS(req.args.netns):
+            write_sysctl(f"net/ipv6/conf/{veth.pod}/disable_ipv6", "0")
+        pod.add_address(veth.pod_index, address, prefix, what=what, nodad=True)
+
+
+def _no_family(gateway: str) -> errors.CniError:
+    return errors.CniError(
+        errors.INVALID_CONFIG, f"gateway: {gateway} is IPv4, but the pod has no IPv4 address"
+    )
 
 
 def _random_mac() -> str:
@@ -113,7 +192,7 @@ class LinuxBackend:
                     f"CNI_IFNAME: interface {args.ifname!r} already exists in {args.netns}",
                 )
             try:
-                nl.create_veth(host, host_mac, args.ifname, pod_mac, netns_fd)
+                nl.create_veth(host, host_mac, args.ifname, pod_mac, netns_fd, conf.mtu)
             except NetlinkError as exc:
                 raise _setup_error(exc, f"veth {host}/{args.ifname}") from None
             def remove_veth() -> None:
@@ -145,7 +224,7 @@ class LinuxBackend:
         write_sysctl("net/ipv4/ip_forward", "1")
         if req.conf.mode == "l2bridge":
             bridge = req.conf.bridge
-            nl.ensure_bridge(bridge)  # node-wide: DEL keeps it
+            nl.ensure_bridge(bridge, req.conf.mtu)  # node-wide: DEL keeps it
             bridge_index = nl.link_index(bridge)
             if bridge_index is None:
                 raise errors.CniError(errors.NETWORK_SETUP_FAILED, f"bridge {bridge}: vanished")
@@ -162,133 +241,260 @@ class LinuxBackend:
 
     def _wire(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth,
               bridge_index: int | None, result: dict[str, object], undo: UndoStack) -> Added:
-        """Everything that needs the address IPAM gave."""
-        args = req.args
+        """Everything that needs the addresses IPAM gave (its first of each family)."""
+        args, conf = req.args, req.conf
         ips: list[dict[str, object]] = result["ips"]  # type: ignore[assignment]
-        v6 = [str(ip["address"]) for ip in ips if ":" in str(ip["address"])]
-        if v6:  # refused, not half-configured: the address would be held but never used
-            raise errors.CniError(
-                errors.INVALID_CONFIG,
-                f"ipam: IPv6 address {v6[0]} in the IPAM result; the linux backend is IPv4 only",
-            )
-        addr, prefix = parse_cidr(str(ips[0]["address"]), "ipam result ips[0].address")
-        state: dict[str, object] = {"hostInterface": veth.host, "address": addr}
+        first4: int | None = None
+        first6: int | None = None
+        for i, ip in enumerate(ips):
+            if ":" not in str(ip.get("address", "")):
+                first4 = i if first4 is None else first4
+            elif first6 is None:
+                first6 = i
+        if first4 is None and first6 is None:
+            raise errors.CniError(errors.INVALID_CONFIG, "ipam result ips: no address")
+        v4: tuple[str, int, dict[str, object]] | None = None
+        if first4 is not None:
+            addr, prefix = parse_cidr(str(ips[first4]["address"]),
+                                      f"ipam result ips[{first4}].address")
+            v4 = (addr, prefix, ips[first4])
+        v6 = None
+        if first6 is not None:
+            v6 = self._v6(req, ips[first6], first6)
+            _node_ipv6(veth.host if bridge_index is None else conf.bridge)
+        state: dict[str, object] = {"hostInterface": veth.host}
+        if v4 is not None:
+            state["address"] = v4[0]
+        if v6 is not None:
+            state["address6"] = v6.address
+        if conf.mtu:
+            state["mtu"] = conf.mtu
         if bridge_index is not None:
-            ip, routes = self._l2bridge(req, nl, pod, veth, bridge_index, addr, prefix, ips[0],
-                                        result, state)
+            out_ips, routes = self._l2bridge(req, nl, pod, veth, bridge_index, v4, v6, result,
+                                             state)
         else:
-            ip, routes = self._transparent(req, nl, pod, veth, addr, prefix, ips[0], undo, state)
+            out_ips, routes = self._transparent(req, nl, pod, veth, v4, v6, undo, state)
         interfaces: list[dict[str, object]] = [
             {"name": veth.host, "mac": veth.host_mac},
             {"name": args.ifname, "mac": veth.pod_mac, "sandbox": args.netns},
         ]
-        return Added(interfaces, [dict(ip, interface=1)], routes, state)
+        if conf.mtu:  # a 1.1.0 result field; `result.render` drops it for older versions
+            for interface in interfaces:
+                interface["mtu"] = conf.mtu
+        return Added(interfaces, [dict(ip, interface=1) for ip in out_ips], routes, state)
 
-    def _l2bridge(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth, bridge_index: int,
-                  addr: str, prefix: int, ip_cfg: dict[str, object], result: dict[str, object],
-                  state: dict[str, object]) -> tuple[dict[str, object], list[dict[str, object]]]:
+    @staticmethod
+    def _v6(req: Request, ip: dict[str, object], index: int) -> _V6:
+        """The pod's IPv6 address; its gateway where the mode routes via one (l2bridge: on
+        the bridge; transparent-tunnel: the steering target), chosen by
+        `vfpnet.cni.gateway` (netconf `gateway` is IPv4 only, so IPAM's or the first host)."""
         conf = req.conf
-        gateway = conf.gateway or str(ip_cfg.get("gateway") or "") or first_host(addr, prefix)
-        if not contains(addr, prefix, gateway) or gateway == addr:
+        field = f"ipam result ips[{index}]"
+        addr, prefix = _cidr6(str(ip.get("address", "")), f"{field}.address")
+        if conf.mtu and conf.mtu < IPV6_MIN_MTU:
             raise errors.CniError(
                 errors.INVALID_CONFIG,
-                f"gateway: {gateway} is not a host of the pod subnet {addr}/{prefix}",
+                f"mtu: {conf.mtu} is below {IPV6_MIN_MTU}, the IPv6 minimum, and {field} is "
+                f"the IPv6 address {addr}/{prefix}",
             )
-        # node side: the bridge holds the gateway address
-        nl.add_address(bridge_index, gateway, prefix, what=f"gateway on {conf.bridge}")
-        # pod side: on the subnet, routes via the gateway
-        pod.add_address(veth.pod_index, addr, prefix, what=f"{veth.pod} address")
+        if conf.mode == "transparent":
+            return _V6(addr, prefix, "", "")
+        from vfpnet.cni.gateway import choose_gateways
+
+        try:
+            (chosen,) = choose_gateways(conf.gateway if ":" in conf.gateway else "", [ip])
+        except errors.CniError as exc:  # it numbered the one address it saw as ips[0]
+            raise errors.CniError(exc.code, exc.msg.replace("ips[0]", f"ips[{index}]")) from None
+        return _V6(addr, prefix, str(chosen.gateway), chosen.source.replace("ips[0]",
+                                                                            f"ips[{index}]"))
+
+    def _l2bridge(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth, bridge_index: int,
+                  v4: tuple[str, int, dict[str, object]] | None, v6: _V6 | None,
+                  result: dict[str, object], state: dict[str, object],
+                  ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        conf = req.conf
+        out: list[dict[str, object]] = []
+        gateway = ""
+        if v4 is not None:
+            addr, prefix, ip_cfg = v4
+            gateway = (conf.gateway or str(ip_cfg.get("gateway") or "")
+                       or first_host(addr, prefix))
+            if not contains(addr, prefix, gateway) or gateway == addr:
+                raise errors.CniError(
+                    errors.INVALID_CONFIG,
+                    f"gateway: {gateway} is not a host of the pod subnet {addr}/{prefix}",
+                )
+            # node side: the bridge holds the gateway address
+            nl.add_address(bridge_index, gateway, prefix, what=f"gateway on {conf.bridge}")
+            # pod side: on the subnet, routes via the gateway
+            pod.add_address(veth.pod_index, addr, prefix, what=f"{veth.pod} address")
+            out.append({"address": f"{addr}/{prefix}", "gateway": gateway})
+            state["gateway"] = gateway
+        elif conf.gateway:
+            raise _no_family(conf.gateway)
+        if v6 is not None:  # nodad: usable at once, not tentative for a second
+            nl.add_address(bridge_index, v6.gateway, v6.prefix,
+                           what=f"gateway on {conf.bridge}", nodad=True)
+            _pod_address6(req, pod, veth, v6.address, v6.prefix)
+            out.append({"address": f"{v6.address}/{v6.prefix}", "gateway": v6.gateway})
+            state["gateway6"] = v6.gateway
         pod.set_link(veth.pod_index, up=True, what=f"{veth.pod} up")
-        routes = self._pod_routes(pod, veth.pod_index, result, gateway)
+        routes = self._pod_routes(pod, veth.pod_index, result, gateway,
+                                  v6.gateway if v6 is not None else "")
         faults.point("after-pod-config")
         nl.set_link(veth.host_index, up=True, what=f"{veth.host} up")
-        state.update({"bridge": conf.bridge, "gateway": gateway})
-        return {"address": f"{addr}/{prefix}", "gateway": gateway}, routes
+        state["bridge"] = conf.bridge
+        return out, routes
 
-    def _transparent(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth, addr: str,
-                     prefix: int, ip_cfg: dict[str, object], undo: UndoStack,
-                     state: dict[str, object]) -> tuple[dict[str, object],
-                                                        list[dict[str, object]]]:
+    def _transparent(self, req: Request, nl: Netlink, pod: Netlink, veth: _Veth,
+                     v4: tuple[str, int, dict[str, object]] | None, v6: _V6 | None,
+                     undo: UndoStack, state: dict[str, object],
+                     ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         conf = req.conf
-        pod.add_address(veth.pod_index, addr, 32, what=f"{veth.pod} address")  # routes: _prepare
+        if v4 is not None:  # its routes were made by _prepare
+            pod.add_address(veth.pod_index, v4[0], 32, what=f"{veth.pod} address")
+        if v6 is not None:
+            self._pod_side6(req, pod, veth, v6.address, ipv4=v4 is not None)
         faults.point("after-pod-config")
         if conf.mode == "transparent-tunnel":
-            state["gateway"] = self._tunnel(req, nl, veth.host, addr, prefix, ip_cfg, undo)
+            self._tunnel(req, nl, veth.host, v4, v6, undo, state)
             state["tunnel"] = {"mark": conf.tunnel.mark, "table": conf.tunnel.table,
                                "priority": conf.tunnel.priority}
         # node side: a route needs its link up; the pod is already steered (member above)
         nl.set_link(veth.host_index, up=True, what=f"{veth.host} up")
-        nl.add_route(addr, 32, oif=veth.host_index, scope=RT_SCOPE_LINK)
+        out: list[dict[str, object]] = []
+        routes: list[dict[str, object]] = []
+        if v4 is not None:
+            nl.add_route(v4[0], 32, oif=veth.host_index, scope=RT_SCOPE_LINK)
+            out.append({"address": f"{v4[0]}/32", "gateway": LINK_LOCAL_GW})
+            routes.append({"dst": "0.0.0.0/0", "gw": LINK_LOCAL_GW})
+        if v6 is not None:
+            # the pod's MAC is known: a permanent entry instead of neighbour discovery from
+            # a host veth whose link-local address may still be tentative
+            nl.add_permanent_neighbour(veth.host_index, v6.address, veth.pod_mac)
+            nl.add_route(v6.address, 128, oif=veth.host_index)
+            out.append({"address": f"{v6.address}/128", "gateway": LINK_LOCAL_GW6})
+            routes.append({"dst": "::/0", "gw": LINK_LOCAL_GW6})
         faults.point("after-host-route")
-        return ({"address": f"{addr}/32", "gateway": LINK_LOCAL_GW},
-                [{"dst": "0.0.0.0/0", "gw": LINK_LOCAL_GW}])
+        return out, routes
+
+    @staticmethod
+    def _pod_side6(req: Request, pod: Netlink, veth: _Veth, address: str, ipv4: bool) -> None:
+        """The pod's IPv6 /128 and its default route via fe80::1, which a permanent
+        neighbour entry maps to the host veth's MAC (IPv4's 169.254.1.1 twin)."""
+        _pod_address6(req, pod, veth, address, 128)
+        pod.add_permanent_neighbour(veth.pod_index, LINK_LOCAL_GW6, veth.host_mac)
+        pod.add_route("::", 0, gateway=LINK_LOCAL_GW6, oif=veth.pod_index)
+        if not ipv4:  # an IPv6-only pod: _prepare's IPv4 routes lead nowhere
+            pod.delete_route("0.0.0.0", 0, oif=veth.pod_index)
+            pod.delete_route(LINK_LOCAL_GW, 32, oif=veth.pod_index, scope=RT_SCOPE_LINK)
 
     def _pod_routes(self, pod: Netlink, pod_index: int, result: dict[str, object],
-                    gateway: str) -> list[dict[str, object]]:
-        wanted: list[dict[str, object]] = result.get("routes") or [  # type: ignore[assignment]
-            {"dst": "0.0.0.0/0"}
-        ]
+                    gateway: str, gateway6: str) -> list[dict[str, object]]:
+        """IPAM's routes (default: a default route per family) via the bridge's gateway of
+        the route's family; routes of a family the pod has no address of are skipped."""
+        default: list[dict[str, object]] = [{"dst": "0.0.0.0/0"}] if gateway else []
+        if gateway6:
+            default.append({"dst": "::/0"})
+        wanted: list[dict[str, object]] = result.get("routes") or default  # type: ignore[assignment]
         out: list[dict[str, object]] = []
         for i, route in enumerate(wanted):
-            dst, dprefix = parse_cidr(str(route.get("dst", "")), f"ipam result routes[{i}].dst")
-            if ":" in dst:
-                continue
-            gw = str(route.get("gw") or gateway)
+            text, field = str(route.get("dst", "")), f"ipam result routes[{i}].dst"
+            if ":" in text:
+                if not gateway6:
+                    continue
+                dst, dprefix = _cidr6(text, field)
+                gw = str(route.get("gw") or gateway6)
+            else:
+                if not gateway:
+                    continue
+                dst, dprefix = parse_cidr(text, field)
+                gw = str(route.get("gw") or gateway)
             pod.add_route(dst, dprefix, gateway=gw, oif=pod_index)
             out.append({"dst": f"{dst}/{dprefix}", "gw": gw})
         return out
 
-    def _tunnel(self, req: Request, nl: Netlink, host: str, addr: str, prefix: int,
-                ip_cfg: dict[str, object], undo: UndoStack) -> str:
+    def _tunnel(self, req: Request, nl: Netlink, host: str,
+                v4: tuple[str, int, dict[str, object]] | None, v6: _V6 | None,
+                undo: UndoStack, state: dict[str, object]) -> None:
+        """Steer each address of the pod: its set member, with the node objects of its
+        family ensured; the gateways go into `state`."""
         from vfpnet.cni.state import Store
         from vfpnet.linux import steering
 
         conf = req.conf
-        gateway = conf.gateway or str(ip_cfg.get("gateway") or "") or first_host(addr, prefix)
-        if gateway in ("0.0.0.0", addr):
-            raise errors.CniError(
-                errors.INVALID_CONFIG, f"gateway: {gateway} cannot be the gateway"
-            )
-        uplink = nl.route_oif(gateway)
-        if uplink is None:
-            raise errors.CniError(
-                errors.INVALID_CONFIG, f"gateway: {gateway} is not reachable from the node"
-            )
-        from vfpnet.linux.nfnetlink import NfNetlink
-
         tun = conf.tunnel
+        gateway, uplink, uplink6 = "", 0, 0
+        if v4 is not None:
+            addr, prefix, ip_cfg = v4
+            gateway = (conf.gateway or str(ip_cfg.get("gateway") or "")
+                       or first_host(addr, prefix))
+            if gateway in ("0.0.0.0", addr):
+                raise errors.CniError(
+                    errors.INVALID_CONFIG, f"gateway: {gateway} cannot be the gateway"
+                )
+            found = nl.route_oif(gateway)
+            if found is None:
+                raise errors.CniError(
+                    errors.INVALID_CONFIG, f"gateway: {gateway} is not reachable from the node"
+                )
+            uplink = found
+        elif conf.gateway:
+            raise _no_family(conf.gateway)
+        if v6 is not None:
+            found = nl.route_oif(v6.gateway)
+            if found is None:
+                raise errors.CniError(
+                    errors.INVALID_CONFIG,
+                    f"{v6.source}: {v6.gateway} is not reachable from the node",
+                )
+            uplink6 = found
         with Store(conf.state_dir, conf.name).node_lock():
-            try:
-                with NfNetlink() as nf:
-                    # the node objects in place: only the member, one netlink batch
-                    ready = steering.add_member_if_ready(nf, tun.mark, addr, host)
-                if ready:
-                    steering.ensure_routing(nl, mark=tun.mark, table=tun.table,
-                                            priority=tun.priority, gateway=gateway,
-                                            uplink_index=uplink)
-                else:  # the member goes in with the node objects, in one transaction
+            if v4 is not None:
+                addr = v4[0]
+                try:
+                    from vfpnet.linux.nfnetlink import NfNetlink
+
+                    with NfNetlink() as nf:
+                        # the node objects in place: only the member, one netlink batch
+                        ready = steering.add_member_if_ready(nf, tun.mark, addr, host)
+                    if ready:
+                        steering.ensure_routing(nl, mark=tun.mark, table=tun.table,
+                                                priority=tun.priority, gateway=gateway,
+                                                uplink_index=uplink)
+                    else:  # the member goes in with the node objects, in one transaction
+                        steering.ensure_node(self.nft(), nl, mark=tun.mark, table=tun.table,
+                                             priority=tun.priority, gateway=gateway,
+                                             uplink_index=uplink, member=(addr, host))
+                except OSError as exc:
+                    raise _setup_error(exc, f"steering for {addr} . {host}") from None
+                finally:
+                    # whatever part of the transaction landed, the member is undone on failure
+                    undo.push(f"steering member {addr}",
+                              lambda: steering.remove_member(self.nft(), addr, host))
+                try:
+                    self._loosen_rp_filter(uplink, nl)
+                except OSError as exc:
+                    raise _setup_error(exc, "transparent-tunnel rp_filter") from None
+                state["gateway"] = gateway
+            if v6 is not None:
+                addr6 = v6.address
+                try:  # IPv6 has no raw netlink fast path: one libnftables transaction
                     steering.ensure_node(self.nft(), nl, mark=tun.mark, table=tun.table,
-                                         priority=tun.priority, gateway=gateway,
-                                         uplink_index=uplink, member=(addr, host))
-            except OSError as exc:
-                raise _setup_error(exc, f"steering for {addr} . {host}") from None
-            finally:
-                # whatever part of the transaction landed, the member is undone on failure
-                undo.push(f"steering member {addr}",
-                          lambda: steering.remove_member(self.nft(), addr, host))
-            try:
-                self._loosen_rp_filter(uplink, nl)
-            except OSError as exc:
-                raise _setup_error(exc, "transparent-tunnel rp_filter") from None
+                                         priority=tun.priority, gateway=v6.gateway,
+                                         uplink_index=uplink6, member=(addr6, host))
+                except OSError as exc:
+                    raise _setup_error(exc, f"steering for {addr6} . {host}") from None
+                finally:
+                    undo.push(f"steering member {addr6}",
+                              lambda: steering.remove_member(self.nft(), addr6, host))
+                state["gateway6"] = v6.gateway
         faults.point("after-steering-member")
-        return gateway
 
     @staticmethod
     def _loosen_rp_filter(uplink: int, nl: Netlink) -> None:
         # Packets of a local pod come back from the gateway on the uplink with a source
         # that routes to a veth; strict reverse-path filtering would drop them.
-        from vfpnet.linux.netns import read_sysctl
-
         if read_sysctl("net/ipv4/conf/all/rp_filter") == "1":
             write_sysctl("net/ipv4/conf/all/rp_filter", "2")
         name = nl.link_name(uplink)
@@ -313,17 +519,23 @@ class LinuxBackend:
 
             try:
                 recorded = [(a, host) for a in _record_addresses(record)] if record else []
+                recorded6 = [m for m in recorded if ":" in m[0]]
+                if recorded6:
+                    recorded = [m for m in recorded if ":" not in m[0]]
                 # one netlink batch for the recorded members; a full sweep by host veth
                 # (libnftables) only when that is not the whole story (no record, or one
                 # was missing)
                 nf = NfNetlink()
                 try:
-                    gone = steering.discard_members(nf, recorded) if recorded else False
+                    gone = (steering.discard_members(nf, recorded) if recorded
+                            else bool(recorded6))
                 finally:
                     # Releasing a netfilter socket after a deletion waits for the kernel to
                     # free the element (an RCU grace period, ~15 ms): done by a thread while
                     # this one goes on (IPAM release); the process's exit waits for it.
                     _thread.start_new_thread(nf.close, ())
+                if recorded6:  # IPv6 members: one libnftables transaction
+                    gone = steering.remove_members(self.nft(), recorded6) and gone
                 if not gone:
                     for member in steering.members(self.nft()):
                         if member[1] == host:
@@ -338,6 +550,9 @@ class LinuxBackend:
         host = str(state.get("hostInterface") or host_ifname(args.container_id, args.ifname))
         mode = record.get("mode")
         problems: list[str] = []
+        addresses = _record_addresses(record)
+        families = [AF_INET6 if ":" in a else AF_INET for a in addresses]
+        mtu = state.get("mtu")
         with Netlink() as nl:
             link = nl.link(host)
             if link is None:
@@ -345,7 +560,7 @@ class LinuxBackend:
             host_index, flags, _ = link
             if not flags & 1:
                 problems.append(f"host interface {host} is down")
-            addresses = _record_addresses(record)
+            problems += _mtu_drift(host, link[2], mtu)
             if mode == "l2bridge":
                 bridge = nl.link(str(state.get("bridge")))
                 from vfpnet.linux.netlink import IFLA_MASTER
@@ -356,39 +571,46 @@ class LinuxBackend:
                 elif master is None or int.from_bytes(master, "little") != bridge[0]:
                     problems.append(f"{host} is not attached to bridge {state.get('bridge')}")
             else:
-                routes = nl.routes()
-                for address in addresses:
-                    if not any(r["dst"] == address and r["prefix"] == 32 and r["oif"] == host_index
-                               for r in routes):
-                        problems.append(f"host route {address}/32 dev {host} is missing")
+                routes = {af: nl.routes(family=af) for af in set(families)}
+                for address, af in zip(addresses, families, strict=True):
+                    width = 128 if af == AF_INET6 else 32
+                    if not any(r["dst"] == address and r["prefix"] == width
+                               and r["oif"] == host_index for r in routes[af]):
+                        problems.append(f"host route {address}/{width} dev {host} is missing")
             if mode == "transparent-tunnel":
                 from vfpnet.linux import steering
 
                 tun = state.get("tunnel") or {}
                 assert isinstance(tun, dict)
-                members = steering.members(self.nft())
+                kinds = tuple(sorted({steering.nft_family(a) for a in addresses})) or ("ip",)
+                members = steering.members(self.nft(), kinds)
                 for address in addresses:
                     if (address, host) not in members:
                         problems.append(f"steering set member {address} . {host} is missing")
-                problems += steering.node_ready(self.nft(), nl, mark=int(tun.get("mark", 0)),
-                                                table=int(tun.get("table", 0)),
-                                                priority=int(tun.get("priority", 0)))
+                for kind in kinds:
+                    problems += steering.node_ready(self.nft(), nl, mark=int(tun.get("mark", 0)),
+                                                    table=int(tun.get("table", 0)),
+                                                    priority=int(tun.get("priority", 0)),
+                                                    family=kind)
         try:
             with NetNS(args.netns):
                 pod = Netlink()
         except OSError as exc:
             raise _drift(f"CNI_NETNS {args.netns} cannot be entered: {exc.strerror}") from None
         with pod:
-            pod_index = pod.link_index(args.ifname)
-            if pod_index is None:
+            pod_link = pod.link(args.ifname)
+            if pod_link is None:
                 problems.append(f"interface {args.ifname} in {args.netns} is missing")
             else:
-                have = {a for a, _ in pod.addresses(pod_index)}
-                for address in addresses:
-                    if address not in have:
-                        problems.append(f"address {address} on {args.ifname} is missing")
-                if not any(r["prefix"] == 0 for r in pod.routes()):
-                    problems.append(f"default route in {args.netns} is missing")
+                problems += _mtu_drift(args.ifname, pod_link[2], mtu)
+                for af in sorted(set(families)) or [AF_INET]:
+                    have = {a for a, _ in pod.addresses(pod_link[0], af)}
+                    for address, family in zip(addresses, families, strict=True):
+                        if family == af and address not in have:
+                            problems.append(f"address {address} on {args.ifname} is missing")
+                    if not any(r["prefix"] == 0 for r in pod.routes(family=af)):
+                        label = "IPv6 " if af == AF_INET6 else ""
+                        problems.append(f"{label}default route in {args.netns} is missing")
         if problems:
             raise _drift("; ".join(problems))
 
@@ -434,4 +656,12 @@ def _backend_state(record: dict[str, object] | None) -> dict[str, object]:
 
 def _record_addresses(record: dict[str, object]) -> list[str]:
     ips = record.get("ips") or []
-    return [str(ip).split("/")[0] for ip in ips if ":" not in str(ip)]  # type: ignore[attr-defined]
+    return [str(ip).split("/")[0] for ip in ips]  # type: ignore[attr-defined]
+
+
+def _mtu_drift(name: str, attrs: dict[int, bytes], mtu: object) -> list[str]:
+    """The link's MTU against the recorded one (none recorded: nothing to check)."""
+    if not isinstance(mtu, int) or IFLA_MTU not in attrs:
+        return []
+    have = int.from_bytes(attrs[IFLA_MTU][:4], "little")
+    return [] if have == mtu else [f"MTU of {name} is {have}, not {mtu}"]
