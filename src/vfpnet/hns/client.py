@@ -2,7 +2,10 @@
 
 Resources go in and come out as HCN v2 JSON (dicts, or JSON text on the way in), exactly as
 hcsshim's `hcn` package marshals them; a refused call raises `HcnError`. Host routes are
-`HostRoute` values (the IP helper API's forward table, not an HCN object).
+`HostRoute` values (the IP helper API's forward table, not an HCN object). The `*_v1`
+calls and `attach_container`/`detach_container` speak HNS v1 (hcsshim's HNSEndpoint JSON,
+`/endpoints/<id>/attach` with a ContainerId), for runtimes that name a container rather
+than an HCN namespace.
 
 Implementations: `vfpnet.hns.win32.Win32Client` (computenetwork.dll + iphlpapi.dll on
 Windows) and `vfpnet.hns.emulator.Emulator` (a SQLite state file, anywhere).
@@ -45,6 +48,21 @@ class HnsClient(Protocol):
     def modify_endpoint(self, endpoint_id: str, request: Json) -> dict[str, Any]: ...
 
     def delete_endpoint(self, endpoint_id: str) -> None: ...
+
+    # The HNS v1 API (HNSCall `/endpoints/...`): HNSEndpoint JSON in and out, the same
+    # endpoints the v2 calls see; a container attachment by container ID.
+
+    def create_endpoint_v1(self, settings: Json) -> dict[str, Any]: ...
+
+    def get_endpoint_v1(self, endpoint_id: str) -> dict[str, Any]: ...
+
+    def list_endpoints_v1(self) -> list[dict[str, Any]]: ...
+
+    def delete_endpoint_v1(self, endpoint_id: str) -> None: ...
+
+    def attach_container(self, endpoint_id: str, container_id: str) -> None: ...
+
+    def detach_container(self, endpoint_id: str, container_id: str) -> None: ...
 
     def create_namespace(self, settings: Json | None = None) -> dict[str, Any]: ...
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vfpnet.hns.emulator import endpoints, lifecycle, namespaces, networks, routes
+from vfpnet.hns.emulator import (
+    endpoints,
+    lifecycle,
+    namespaces,
+    networks,
+    routes,
+    v1endpoints,
+)
 from vfpnet.hns.emulator.store import Store
 from vfpnet.hns.schema.route import HostRoute
 from vfpnet.hns.version import HnsVersion, supported_features
@@ -89,6 +96,26 @@ class Emulator:
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         endpoints.delete_endpoint(self._store, endpoint_id)
+
+    # ---- endpoints through the HNS v1 API (the same objects) ----
+
+    def create_endpoint_v1(self, settings: _Settings) -> dict[str, Any]:
+        return v1endpoints.create_endpoint_v1(self._store, settings)
+
+    def get_endpoint_v1(self, endpoint_id: str) -> dict[str, Any]:
+        return v1endpoints.get_endpoint_v1(self._store, endpoint_id)
+
+    def list_endpoints_v1(self) -> list[dict[str, Any]]:
+        return v1endpoints.list_endpoints_v1(self._store)
+
+    def delete_endpoint_v1(self, endpoint_id: str) -> None:
+        v1endpoints.delete_endpoint_v1(self._store, endpoint_id)
+
+    def attach_container(self, endpoint_id: str, container_id: str) -> None:
+        v1endpoints.attach_container(self._store, endpoint_id, container_id)
+
+    def detach_container(self, endpoint_id: str, container_id: str) -> None:
+        v1endpoints.detach_container(self._store, endpoint_id, container_id)
 
     # ---- namespaces ----
 
