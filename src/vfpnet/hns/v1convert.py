@@ -236,8 +236,9 @@ def endpoint_v2_to_v1(
     """A stored endpoint (HCN v2 JSON) as HNS's v1 API returns it (hcsshim's HNSEndpoint):
     VirtualNetwork(Name), IPAddress/PrefixLength, IPv6Address/IPv6PrefixLength, the gateways
     (the endpoint's default routes, else its subnet's), DNSServerList/DNSSuffix as
-    comma-separated text, flat Policies, IsRemoteEndpoint, and, as HNS adds them,
-    SharedContainers and State. Members the caller sent that v2 does not know are kept."""
+    comma-separated text, flat Policies, IsRemoteEndpoint, Namespace {"ID"} when in an HCN
+    namespace, and, as HNS adds them, SharedContainers and State. Members the caller sent
+    that v2 does not know are kept."""
     import ipaddress
 
     out: dict[str, Any] = {}
@@ -279,6 +280,8 @@ def endpoint_v2_to_v1(
         out["Policies"] = [policy_v2_to_v1(p) for p in doc["Policies"]]
     if (doc.get("Flags") or 0) & 1:
         out["IsRemoteEndpoint"] = True
+    if doc.get("HostComputeNamespace"):
+        out["Namespace"] = {"ID": doc["HostComputeNamespace"]}  # hcsshim's hns.Namespace
     for key, value in doc.items():
         if key not in _V2_ONLY and key not in out:
             out[key] = value

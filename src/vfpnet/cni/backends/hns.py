@@ -6,8 +6,10 @@ emulator's state file (`vfpnet.hns.emulator`). Netconf block (all optional on Wi
     "hns": {"api": "v2" | "v1", "state": "/abs/path/to/hns.db"}
 
 HNS v2 (endpoint attached to the pod's HNS namespace) is used when `api` is "v2" (the
-default) and CNI_NETNS is a namespace GUID, as Azure CNI decides on real nodes; otherwise
-the endpoint is made but not attached (the v1 flow: the runtime attaches it by container).
+default) and CNI_NETNS is a namespace GUID, as Azure CNI decides on real nodes (UseHnsV2);
+otherwise HNS v1 (`api` "v1", or CNI_NETNS `container:<id>`/`none` as docker passes it):
+the endpoint is made through HNS v1 and attached to the container CNI_CONTAINERID, as
+Azure CNI's newEndpointImplHnsV1 does with HotAttachEndpoint.
 
 ADD, step by step (each change pushes its undo right away; the core rolls back):
 1. transparent-tunnel refuses HNS v1 (`hns.api` "v1", a CNI_NETNS that is no GUID, or an
@@ -17,11 +19,14 @@ ADD, step by step (each change pushes its undo right away; the core rolls back):
 4. the network, ensured by name (L2Bridge, the pod's subnets with their gateways); it is
    node-level and stays, like the Linux backend's bridge;
 5. the endpoint, named `<containerID>_<ifname>` so DEL and a retried ADD find it without
-   state; one left by a crashed ADD is removed first, with its host routes;
-6. v2: attached to the namespace;
+   state; one left by a crashed ADD is removed first (detached from its namespace or its
+   containers, with its host routes); v1: one address of each family (HNS v1's limit);
+6. attached: v2 to the namespace, v1 to the container (one that already holds it is
+   taken as done, as hcsshim's HotAttachEndpoint does);
 7. transparent-tunnel: a host route per pod address (/32, /128) via its gateway, after
    the endpoint; a route that already exists via the same gateway (left by a crash) is
    adopted, one via another next hop is refused (it would bypass the gateway).
+The state records the API (`api`), and `namespace` (v2) or `container` (v1).
 
 l2bridge and transparent make no host routes: same-node traffic stays on the vSwitch.
 Azure CNI on Windows makes every network L2Bridge (its "bridge" mode) with a default route
@@ -31,9 +36,13 @@ prefixes (hcsshim's Slash32EndpointPrefixes gate), as the Linux transparent mode
 
 DEL: the endpoint first (detach, delete), then the routes; if the endpoint cannot be
 deleted the routes stay (the pod must never be reachable around the gateway's filtering)
-and DEL fails; a repeated DEL finishes. DEL acts on the stored mode, never the netconf's;
-with no record at all (state lost) it finds the endpoint by name and removes the host
-routes to its addresses via its own gateway.
+and DEL fails; a repeated DEL finishes. DEL acts on the stored mode and API, never the
+netconf's (a crashed ADD's record has no state yet: its stored netconf and CNI_NETNS say
+which API that ADD used). v1: the endpoints of the attachment's name (HNS v1 listing) are
+detached from every container holding them, then deleted ("not found" is done, as in
+Azure CNI's deleteEndpointImplHnsV1). With no record at all (state lost) it finds the
+endpoint by name, detaches it from its namespace or its containers, deletes it and removes
+the host routes to its addresses via its own gateway.
 
 Fault points (VFPNET_CNI_FAULT, see `vfpnet.cni.faults`): after-ipam, after-hns-network,
 after-hns-endpoint, after-hns-attach, after-hns-route (after each route).
@@ -144,19 +153,9 @@ class HnsBackend:
         faults.point("after-hns-network")
 
         name = endpoint_name(args.container_id, args.ifname)
-        for stale in _endpoints_named(client, network_id, name):
-            # Left by a crashed ADD of this attachment whose record is gone: remove it and
-            # its host routes as a stateless DEL would.
-            _remove_endpoint(client, stale)
-            _delete_host_routes(client, _routes_of_endpoint(stale))
         slash32 = conf.mode == "transparent" and bool(features.get("Slash32EndpointPrefixes"))
-        settings = _endpoint_settings(name, network_id, addresses, slash32)
-        try:
-            endpoint = client.create_endpoint(network_id, settings)
-        except _hcn_error_class() as exc:
-            raise _setup(exc, f"create HNS endpoint {name} in network {conf.name}") from None
-        endpoint_id = str(endpoint["ID"])
-        undo.push(f"HNS endpoint {endpoint_id}", lambda: _delete_endpoint(client, endpoint_id))
+        make = _make_endpoint_v2 if v2 else _make_endpoint_v1
+        endpoint_id, mac = make(client, network_id, conf.name, name, addresses, slash32, undo)
         faults.point("after-hns-endpoint")
 
         state: dict[str, object] = {
@@ -179,12 +178,19 @@ class HnsBackend:
             undo.push(f"namespace {namespace} attachment",
                       lambda: _detach(client, namespace, endpoint_id))
             state["namespace"] = namespace
-            faults.point("after-hns-attach")
+        else:
+            # HNS v1 (dockershim-era runtimes: CNI_NETNS is `container:<id>` or `none`): the
+            # endpoint goes to the container by its ID, as Azure CNI's HotAttachEndpoint.
+            container = args.container_id
+            _attach_container(client, endpoint_id, container)
+            undo.push(f"container {container} attachment",
+                      lambda: _detach_container(client, endpoint_id, container))
+            state["container"] = container
+        faults.point("after-hns-attach")
 
         if tunnel:
             state["routes"] = _add_host_routes(client, addresses, undo)
 
-        mac = str(endpoint.get("MacAddress") or "").replace("-", ":").lower()
         iface: dict[str, object] = {"name": args.ifname, "sandbox": args.netns}
         if mac:
             iface["mac"] = mac
@@ -210,6 +216,11 @@ class HnsBackend:
             stored.get("name") if isinstance(stored, dict) else req.conf.name))
         name = str(state.get("endpointName") or endpoint_name(args.container_id, args.ifname))
 
+        if _api_of(record, hns) == "v1":
+            # No host routes to remove: transparent-tunnel refuses v1 before making any.
+            for ep in _endpoints_of_v1(client, state, network_name, name):
+                _remove_endpoint_v1(client, ep)
+            return
         endpoints = _endpoints_of(client, state, network_name, name)
         wanted: list[tuple[str, str | None]]  # (destination prefix, next hop or None = any)
         if record is None:
@@ -240,18 +251,26 @@ class HnsBackend:
         client = self.client(hns)
         state = _backend_state(record)
         endpoint_id = str(state.get("endpoint") or "")
+        v1 = state.get("api") == "v1"
         try:
-            endpoint = client.get_endpoint(endpoint_id)
+            endpoint = (client.get_endpoint_v1 if v1 else client.get_endpoint)(endpoint_id)
         except _hcn_error_class() as exc:
             if exc.name == "HCN_E_ENDPOINT_NOT_FOUND":
                 raise _drift(f"HNS endpoint {endpoint_id} is missing") from None
             raise _setup(exc, f"read HNS endpoint {endpoint_id}") from None
         problems: list[str] = []
-        namespace = state.get("namespace")
-        have_ns = str(endpoint.get("HostComputeNamespace") or "").upper()
-        if namespace and have_ns != str(namespace).upper():
-            problems.append(f"HNS endpoint {endpoint_id} is not in namespace {namespace}")
-        have = {str(c.get("IpAddress")) for c in endpoint.get("IpConfigurations") or ()}
+        if v1:
+            container = str(state.get("container") or "")
+            if not _holds(endpoint, container):
+                problems.append(f"HNS endpoint {endpoint_id} is not attached to container "
+                                f"{container}")
+            have = {str(endpoint.get(k)) for k in ("IPAddress", "IPv6Address") if endpoint.get(k)}
+        else:
+            namespace = state.get("namespace")
+            have_ns = str(endpoint.get("HostComputeNamespace") or "").upper()
+            if namespace and have_ns != str(namespace).upper():
+                problems.append(f"HNS endpoint {endpoint_id} is not in namespace {namespace}")
+            have = {str(c.get("IpAddress")) for c in endpoint.get("IpConfigurations") or ()}
         for address in _record_addresses(record):
             if address not in have:
                 problems.append(f"HNS endpoint {endpoint_id} lacks address {address}")
@@ -430,6 +449,137 @@ def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
             "Routes": routes, "SchemaVersion": SCHEMA}
 
 
+def _endpoint_settings_v1(name: str, network_id: str, addresses: list[PodAddress],
+                          slash32: bool) -> dict[str, object]:
+    """hcsshim's HNSEndpoint: one address of each family with its prefix and gateway."""
+    out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id}
+    for p in addresses:
+        prefix = p.interface.ip.max_prefixlen if slash32 else p.interface.network.prefixlen
+        keys = (("IPAddress", "PrefixLength", "GatewayAddress") if p.interface.version == 4
+                else ("IPv6Address", "IPv6PrefixLength", "GatewayAddressV6"))
+        if keys[0] in out:
+            raise errors.CniError(
+                errors.INVALID_CONFIG,
+                f"ipam: HNS v1 gives an endpoint one IPv{p.interface.version} address; the IPAM "
+                f"result has {out[keys[0]]} and {p.address}",
+            )
+        out.update(zip(keys, (p.address, prefix, str(p.gateway)), strict=True))
+    return out
+
+
+def _mac_of(endpoint: dict[str, Any]) -> str:
+    return str(endpoint.get("MacAddress") or "").replace("-", ":").lower()
+
+
+def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, name: str,
+                      addresses: list[PodAddress], slash32: bool,
+                      undo: UndoStack) -> tuple[str, str]:
+    """The pod's endpoint through HCN v2; its ID and MAC address."""
+    for stale in _endpoints_named(client, network_id, name):
+        # Left by a crashed ADD of this attachment whose record is gone: remove it and
+        # its host routes as a stateless DEL would.
+        _remove_endpoint(client, stale)
+        _delete_host_routes(client, _routes_of_endpoint(stale))
+    settings = _endpoint_settings(name, network_id, addresses, slash32)
+    try:
+        endpoint = client.create_endpoint(network_id, settings)
+    except _hcn_error_class() as exc:
+        raise _setup(exc, f"create HNS endpoint {name} in network {network_name}") from None
+    endpoint_id = str(endpoint["ID"])
+    undo.push(f"HNS endpoint {endpoint_id}", lambda: _delete_endpoint(client, endpoint_id))
+    return endpoint_id, _mac_of(endpoint)
+
+
+def _make_endpoint_v1(client: HnsClient, network_id: str, network_name: str, name: str,
+                      addresses: list[PodAddress], slash32: bool,
+                      undo: UndoStack) -> tuple[str, str]:
+    """The pod's endpoint through HNS v1 (Azure CNI's newEndpointImplHnsV1); ID and MAC."""
+    settings = _endpoint_settings_v1(name, network_id, addresses, slash32)
+    for stale in _endpoints_named_v1(client, network_id, name):
+        _remove_endpoint_v1(client, stale)  # a crashed ADD's, still attached to its container
+    try:
+        endpoint = client.create_endpoint_v1(settings)
+    except _hcn_error_class() as exc:
+        raise _setup(exc, f"create HNS v1 endpoint {name} in network {network_name}") from None
+    endpoint_id = str(endpoint["ID"])
+    undo.push(f"HNS endpoint {endpoint_id}", lambda: _delete_endpoint_v1(client, endpoint_id))
+    return endpoint_id, _mac_of(endpoint)
+
+
+def _endpoints_named_v1(client: HnsClient, network_id: str, name: str) -> list[dict[str, Any]]:
+    """As hcsshim's GetHNSEndpointByName: every endpoint (v1 has no query), by Name."""
+    found = _call(client.list_endpoints_v1, f"list HNS endpoints named {name}")
+    return [dict(ep) for ep in found if ep.get("Name") == name
+            and str(ep.get("VirtualNetwork", "")).upper() == network_id.upper()]
+
+
+def _endpoints_of_v1(client: HnsClient, state: dict[str, object], network_name: str,
+                     name: str) -> list[dict[str, Any]]:
+    network_id = state.get("network")
+    if not network_id:
+        network = _network_named(client, network_name)
+        if network is None:
+            return []
+        network_id = network["ID"]
+    return _endpoints_named_v1(client, str(network_id), name)
+
+
+def _holds(endpoint: dict[str, Any], container: str) -> bool:
+    """Whether HNS lists `container` among the endpoint's SharedContainers (hcsshim's
+    IsAttached: IDs compared without regard to case)."""
+    return bool(container) and container.lower() in {
+        str(c).lower() for c in endpoint.get("SharedContainers") or ()}
+
+
+def _attach_container(client: HnsClient, endpoint_id: str, container: str) -> None:
+    try:
+        client.attach_container(endpoint_id, container)
+    except _hcn_error_class() as exc:
+        # Already there (a repeated attach): done, as hcsshim's HotAttachEndpoint decides.
+        if exc.name != "HCN_E_ENDPOINT_ALREADY_ATTACHED":
+            raise _setup(exc, f"attach HNS endpoint {endpoint_id} to container "
+                              f"{container}") from None
+
+
+def _detach_container(client: HnsClient, endpoint_id: str, container: str) -> None:
+    try:
+        client.detach_container(endpoint_id, container)
+    except _hcn_error_class() as exc:
+        if exc.name not in ("HCN_E_ENDPOINT_NOT_ATTACHED", "HCN_E_ENDPOINT_NOT_FOUND"):
+            raise _setup(exc, f"detach HNS endpoint {endpoint_id} from container "
+                              f"{container}") from None
+
+
+def _delete_endpoint_v1(client: HnsClient, endpoint_id: str) -> None:
+    try:
+        client.delete_endpoint_v1(endpoint_id)
+    except _hcn_error_class() as exc:
+        # Azure CNI's v1 DEL takes "not found" as done: the endpoint is gone already.
+        if exc.name != "HCN_E_ENDPOINT_NOT_FOUND":
+            raise _setup(exc, f"delete HNS endpoint {endpoint_id}") from None
+
+
+def _remove_endpoint_v1(client: HnsClient, endpoint: dict[str, Any]) -> None:
+    """Detach a v1 endpoint (HNSEndpoint JSON) from every container holding it, then delete
+    it: the v1 DEL."""
+    endpoint_id = str(endpoint["ID"])
+    for container in endpoint.get("SharedContainers") or ():
+        _detach_container(client, endpoint_id, str(container))
+    _delete_endpoint_v1(client, endpoint_id)
+
+
+def _api_of(record: dict[str, object] | None, hns: HnsConf) -> str | None:
+    """The HNS API an attachment was made with: stored in its state, or, for a record of a
+    crashed ADD (no state yet), decided from its stored netconf and CNI_NETNS as that ADD
+    decided it; None with no record at all (HNS then says what to undo)."""
+    if record is None:
+        return None
+    api = _backend_state(record).get("api")
+    if api in APIS:
+        return str(api)
+    return "v2" if hns.api == "v2" and is_guid(str(record.get("netns") or "")) else "v1"
+
+
 def _endpoints_named(client: HnsClient, network_id: str | None,
                      name: str) -> list[dict[str, Any]]:
     found = _call(lambda: client.list_endpoints(_filter({"Name": name})),
@@ -469,11 +619,22 @@ def _detach(client: HnsClient, namespace: str, endpoint_id: str) -> None:
 
 
 def _remove_endpoint(client: HnsClient, endpoint: dict[str, Any]) -> None:
-    """Detach an endpoint from its namespace, then delete it (as Azure CNI's HNS v2 DEL)."""
+    """Detach an endpoint (HCN v2 JSON) from its namespace, then delete it (as Azure CNI's
+    HNS v2 DEL). One in no namespace may be held by containers through HNS v1 (a v1 pod
+    whose record is gone): it is detached from them first, as the v1 DEL does."""
     endpoint_id = str(endpoint["ID"])
     namespace = endpoint.get("HostComputeNamespace")
     if namespace:
         _detach(client, str(namespace), endpoint_id)
+    else:
+        try:
+            held = client.get_endpoint_v1(endpoint_id)
+        except _hcn_error_class() as exc:
+            if exc.name == "HCN_E_ENDPOINT_NOT_FOUND":
+                return
+            raise _setup(exc, f"read HNS endpoint {endpoint_id}") from None
+        for container in held.get("SharedContainers") or ():
+            _detach_container(client, endpoint_id, str(container))
     _delete_endpoint(client, endpoint_id)
 
 
