@@ -16,7 +16,7 @@ Errors, as HNS answers v1 callers (the HRESULT in the response's ErrorCode):
   ("This endpoint is already attached to the switch.", 0x803B0014); container IDs compare
   without regard to case, as hcsshim's IsAttached does;
 - attaching a remote endpoint: HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION; one in an HCN
-  namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS; no ContainerId: ERROR_INVALID_PARAMETER;
+  namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS; no ContainerId: E_INVALIDARG;
 - detaching from a container that does not hold it: HCN_E_ENDPOINT_NOT_ATTACHED;
 - deleting an endpoint drops its container attachments (as a v2 delete detaches it).
 The v1 API exists on every HNS version: these calls need no V2 API.
@@ -88,7 +88,7 @@ def attach_container(store: Store, endpoint_id: str, container_id: str) -> None:
     with store.op("attach_container") as db:
         ep = endpoint_doc(db, endpoint_id)
         if not container_id.strip():
-            raise hcn_error("ERROR_INVALID_PARAMETER", "ContainerId is required")
+            raise hcn_error("E_INVALIDARG", "ContainerId is required")
         if (ep.get("Flags") or 0) & ENDPOINT_FLAG_REMOTE:
             raise hcn_error(
                 "HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION", f"endpoint {ep['ID']} is remote"
