@@ -144,3 +144,30 @@ def test_an_answer_that_is_no_endpoint_is_HCN_E_INVALID_JSON() -> None:
     assert err.value.name == "HCN_E_INVALID_JSON"
     with pytest.raises(HcnError):
         c.get_endpoint_v1(EP)
+
+
+NET = "5E8D2B6C-0A1F-4E3D-9C8B-7A6F5E4D3C2B"
+
+
+def test_network_calls_go_to_networks_and_read_hnsnetwork_json() -> None:
+    from vfpnet.hns.schema.v1 import HNSNetwork
+
+    sent = recorded("hns_v1_network.json")
+    c, vm, _ = client(CALLS["network_create_response"], CALLS["network_list_response"],
+                      CALLS["ok_response"], CALLS["network_not_found_response"])
+    made = c.create_network_v1(sent)
+    [listed] = c.list_networks_v1()
+    c.delete_network_v1(NET)
+    with pytest.raises(HcnError) as err:
+        c.get_network_v1(NET.lower())
+
+    assert made["ID"] == NET and listed == made
+    assert made["Subnets"] == sent["Subnets"]
+    assert encode(decode(HNSNetwork, made)) == made
+    assert err.value.name == "HCN_E_NETWORK_NOT_FOUND"
+    assert vm.calls == [
+        ("POST", "/networks/", json.dumps(sent, separators=(",", ":"))),
+        ("GET", "/networks/", ""),
+        ("DELETE", f"/networks/{NET}", ""),
+        ("GET", f"/networks/{NET}", ""),
+    ]

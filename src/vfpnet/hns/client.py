@@ -3,7 +3,7 @@
 Resources go in and come out as HCN v2 JSON (dicts, or JSON text on the way in), exactly as
 hcsshim's `hcn` package marshals them; a refused call raises `HcnError`. Host routes are
 `HostRoute` values (the IP helper API's forward table, not an HCN object). The `*_v1`
-calls and `attach_container`/`detach_container` speak HNS v1 (hcsshim's HNSEndpoint JSON,
+calls and `attach_container`/`detach_container` speak HNS v1 (hcsshim's HNSNetwork/HNSEndpoint JSON,
 `/endpoints/<id>/attach` with a ContainerId), for runtimes that name a container rather
 than an HCN namespace.
 
@@ -49,8 +49,16 @@ class HnsClient(Protocol):
 
     def delete_endpoint(self, endpoint_id: str) -> None: ...
 
-    # The HNS v1 API (HNSCall `/endpoints/...`): HNSEndpoint JSON in and out, the same
-    # endpoints the v2 calls see; a container attachment by container ID.
+    # The HNS v1 API (HNSCall `/networks/...`, `/endpoints/...`): HNSNetwork/HNSEndpoint
+    # JSON in and out, the same objects the v2 calls see; a container attachment by its ID.
+
+    def create_network_v1(self, settings: Json) -> dict[str, Any]: ...
+
+    def get_network_v1(self, network_id: str) -> dict[str, Any]: ...
+
+    def list_networks_v1(self) -> list[dict[str, Any]]: ...
+
+    def delete_network_v1(self, network_id: str) -> None: ...
 
     def create_endpoint_v1(self, settings: Json) -> dict[str, Any]: ...
 

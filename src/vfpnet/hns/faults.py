@@ -40,9 +40,13 @@ OPERATIONS = (
     "list_routes",
 )
 
-# The HNS v1 calls (HNSCall `/endpoints/...`): kept apart so OPERATIONS stays the HCN v2
-# protocol plus host routes; a fault plan may name either.
+# The HNS v1 calls (HNSCall `/networks/...`, `/endpoints/...`): kept apart so OPERATIONS
+# stays the HCN v2 protocol plus host routes; a fault plan may name either.
 V1_OPERATIONS = (
+    "create_network_v1",
+    "get_network_v1",
+    "list_networks_v1",
+    "delete_network_v1",
     "create_endpoint_v1",
     "get_endpoint_v1",
     "list_endpoints_v1",

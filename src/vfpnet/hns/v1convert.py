@@ -310,3 +310,49 @@ def _subnet_gateway(network: Mapping[str, Any] | None, address: Any) -> str | No
                     return str(route["NextHop"])
             return str(net.network_address + 1) if net.num_addresses > 2 else None
     return None
+
+
+_V2_ONLY_NETWORK = frozenset({"Ipams", "Dns", "SchemaVersion", "Policies", "MacPool", "Flags"})
+
+
+def network_v2_to_v1(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored network (HCN v2 JSON) as HNS's v1 API returns it (hcsshim's HNSNetwork):
+    Subnets with AddressPrefix and GatewayAddress (the subnet's route, else its first host),
+    VLAN/VSID subnet isolation as flat network Policies, DNSServerList/DNSSuffix; the
+    inverse of `network_v1_to_v2`. Members v2 does not know are kept."""
+    import ipaddress
+
+    out: dict[str, Any] = {k: doc[k] for k in ("ID", "Name", "Type") if k in doc}
+    subnets: list[dict[str, Any]] = []
+    policies: list[Any] = []
+    for ipam in doc.get("Ipams") or ():
+        for subnet in ipam.get("Subnets") or ():
+            prefix = subnet.get("IpAddressPrefix")
+            if not prefix:
+                continue
+            entry: dict[str, Any] = {"AddressPrefix": prefix}
+            net = ipaddress.ip_network(prefix, strict=False)
+            hop = _subnet_gateway(doc, net.network_address + 1) if net.num_addresses > 2 else None
+            if hop:
+                entry["GatewayAddress"] = hop
+            subnets.append(entry)
+            for p in subnet.get("Policies") or ():
+                kind = p.get("Type") if isinstance(p, Mapping) else None
+                if kind in ("VLAN", "VSID"):
+                    flat = {"Type": kind, kind: (p.get("Settings") or {}).get("IsolationId", 0)}
+                    if flat not in policies:
+                        policies.append(flat)
+    if subnets:
+        out["Subnets"] = subnets
+    policies.extend(policy_v2_to_v1(p) for p in doc.get("Policies") or ())
+    if policies:
+        out["Policies"] = policies
+    dns = doc.get("Dns") or {}
+    if dns.get("ServerList"):
+        out["DNSServerList"] = ",".join(dns["ServerList"])
+    if dns.get("Domain"):
+        out["DNSSuffix"] = dns["Domain"]
+    for key, value in doc.items():
+        if key not in _V2_ONLY_NETWORK and key not in out:
+            out[key] = value
+    return out

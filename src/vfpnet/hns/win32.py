@@ -125,13 +125,17 @@ def decode_hns_response(text: str, call: str = "HNSCall") -> Any:
     return data.get("Output")
 
 
-def v1_endpoint_path(endpoint_id: str = "", action: str = "") -> str:
-    """`/endpoints/`, `/endpoints/<GUID>` or `/endpoints/<GUID>/<action>` (the ID checked,
-    so no caller text reaches HNS's path)."""
-    if not endpoint_id:
-        return "/endpoints/"
-    path = "/endpoints/" + guid_to_str(guid_from_str(endpoint_id))
+def v1_path(kind: str, object_id: str = "", action: str = "") -> str:
+    """`/<kind>/`, `/<kind>/<GUID>` or `/<kind>/<GUID>/<action>` for kind `networks` or
+    `endpoints` (the ID checked, so no caller text reaches HNS's path)."""
+    if not object_id:
+        return f"/{kind}/"
+    path = f"/{kind}/" + guid_to_str(guid_from_str(object_id))
     return f"{path}/{action}" if action else path
+
+
+def v1_endpoint_path(endpoint_id: str = "", action: str = "") -> str:
+    return v1_path("endpoints", endpoint_id, action)
 
 
 def container_request(container_id: str) -> dict[str, Any]:
@@ -139,17 +143,17 @@ def container_request(container_id: str) -> dict[str, Any]:
     return {"ContainerId": container_id, "SystemType": "Container"}
 
 
-def decode_v1_endpoint(call: str, output: Any) -> dict[str, Any]:
+def decode_v1_object(call: str, output: Any) -> dict[str, Any]:
     if not isinstance(output, dict):
-        raise hcn_error("HCN_E_INVALID_JSON", f"{call} returned no endpoint object")
+        raise hcn_error("HCN_E_INVALID_JSON", f"{call} returned no object")
     return output
 
 
-def decode_v1_endpoints(call: str, output: Any) -> list[dict[str, Any]]:
+def decode_v1_list(call: str, output: Any) -> list[dict[str, Any]]:
     if output is None:
         return []
     if not isinstance(output, list) or not all(isinstance(x, dict) for x in output):
-        raise hcn_error("HCN_E_INVALID_JSON", f"{call} returned no list of endpoints")
+        raise hcn_error("HCN_E_INVALID_JSON", f"{call} returned no list of objects")
     return output
 
 
@@ -410,18 +414,41 @@ class Win32Client:
     def delete_endpoint(self, endpoint_id: str) -> None:
         self._call("HcnDeleteEndpoint", ctypes.byref(guid_from_str(endpoint_id)))
 
-    # -- endpoints through HNS v1 (HNSCall) --
+    # -- networks and endpoints through HNS v1 (HNSCall) --
+
+    def _v1_create(self, kind: str, settings: Any) -> dict[str, Any]:
+        path = v1_path(kind)
+        out = self._hns("POST", path, request_text(settings))
+        return decode_v1_object(f"HNSCall POST {path}", out)
+
+    def _v1_get(self, kind: str, object_id: str) -> dict[str, Any]:
+        path = v1_path(kind, object_id)
+        return decode_v1_object(f"HNSCall GET {path}", self._hns("GET", path))
+
+    def _v1_list(self, kind: str) -> list[dict[str, Any]]:
+        path = v1_path(kind)
+        return decode_v1_list(f"HNSCall GET {path}", self._hns("GET", path))
+
+    def create_network_v1(self, settings: Any) -> dict[str, Any]:
+        return self._v1_create("networks", settings)
+
+    def get_network_v1(self, network_id: str) -> dict[str, Any]:
+        return self._v1_get("networks", network_id)
+
+    def list_networks_v1(self) -> list[dict[str, Any]]:
+        return self._v1_list("networks")
+
+    def delete_network_v1(self, network_id: str) -> None:
+        self._hns("DELETE", v1_path("networks", network_id))
 
     def create_endpoint_v1(self, settings: Any) -> dict[str, Any]:
-        out = self._hns("POST", v1_endpoint_path(), request_text(settings))
-        return decode_v1_endpoint("HNSCall POST /endpoints/", out)
+        return self._v1_create("endpoints", settings)
 
     def get_endpoint_v1(self, endpoint_id: str) -> dict[str, Any]:
-        path = v1_endpoint_path(endpoint_id)
-        return decode_v1_endpoint(f"HNSCall GET {path}", self._hns("GET", path))
+        return self._v1_get("endpoints", endpoint_id)
 
     def list_endpoints_v1(self) -> list[dict[str, Any]]:
-        return decode_v1_endpoints("HNSCall GET /endpoints/", self._hns("GET", "/endpoints/"))
+        return self._v1_list("endpoints")
 
     def delete_endpoint_v1(self, endpoint_id: str) -> None:
         self._hns("DELETE", v1_endpoint_path(endpoint_id))

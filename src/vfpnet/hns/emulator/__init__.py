@@ -16,8 +16,10 @@ Public API (names are stable; the client protocol `vfpnet.hns.client.HnsClient`)
     emu.list_namespaces(query=None) -> list[dict]; emu.modify_namespace(id, request) -> dict
     emu.delete_namespace(id)
     emu.attach_endpoint(namespace_id, endpoint_id); emu.detach_endpoint(namespace_id, endpoint_id)
-    emu.create_endpoint_v1(settings) -> dict  # HNS v1 (HNSEndpoint JSON in and out; the
-    emu.get_endpoint_v1(id) -> dict           # same endpoints the v2 calls see)
+    emu.create_network_v1(settings) -> dict   # HNS v1 (HNSNetwork/HNSEndpoint JSON in and
+    emu.get_network_v1(id) -> dict            # out; the same objects the v2 calls see)
+    emu.list_networks_v1() -> list[dict];     emu.delete_network_v1(id)
+    emu.create_endpoint_v1(settings) -> dict;  emu.get_endpoint_v1(id) -> dict
     emu.list_endpoints_v1() -> list[dict];    emu.delete_endpoint_v1(id)
     emu.attach_container(endpoint_id, container_id); emu.detach_container(endpoint_id, container_id)
     emu.add_route(route: HostRoute); emu.delete_route(route: HostRoute)
@@ -80,6 +82,7 @@ Package layout (one idea per module; see each module's docstring):
     networks.py   networks;  endpoints.py endpoints;  addresses.py address claim/allocation
     namespaces.py namespaces and endpoint attachment;  routes.py the host route table
     v1endpoints.py the HNS v1 endpoint calls and container attachment
+    v1networks.py  the HNS v1 network calls
     lifecycle.py  injected faults, service restart, reboot
     api.py        the `Emulator` class delegating to the above
 """

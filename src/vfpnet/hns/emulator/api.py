@@ -17,6 +17,7 @@ from vfpnet.hns.emulator import (
     networks,
     routes,
     v1endpoints,
+    v1networks,
 )
 from vfpnet.hns.emulator.store import Store
 from vfpnet.hns.schema.route import HostRoute
@@ -96,6 +97,20 @@ class Emulator:
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         endpoints.delete_endpoint(self._store, endpoint_id)
+
+    # ---- networks through the HNS v1 API (the same objects) ----
+
+    def create_network_v1(self, settings: _Settings) -> dict[str, Any]:
+        return v1networks.create_network_v1(self._store, settings)
+
+    def get_network_v1(self, network_id: str) -> dict[str, Any]:
+        return v1networks.get_network_v1(self._store, network_id)
+
+    def list_networks_v1(self) -> list[dict[str, Any]]:
+        return v1networks.list_networks_v1(self._store)
+
+    def delete_network_v1(self, network_id: str) -> None:
+        v1networks.delete_network_v1(self._store, network_id)
 
     # ---- endpoints through the HNS v1 API (the same objects) ----
 
