@@ -57,6 +57,63 @@ def test_v1_add_makes_the_endpoint_through_v1_and_attaches_it_to_the_container(
     assert "namespace" not in state
 
 
+def test_v1_makes_the_network_through_v1_as_azure_cni_does(node: HnsNode) -> None:
+    node.add(v1_conf(node, dual_stack=True), "c1", INFRA)
+
+    [network] = node.hns.list_networks_v1()
+    assert (network["Name"], network["Type"]) == (node.network, "L2Bridge")
+    assert network["Subnets"] == [
+        {"AddressPrefix": "10.240.0.0/24", "GatewayAddress": "10.240.0.1"},
+        {"AddressPrefix": "fd00:240::/64", "GatewayAddress": "fd00:240::1"},
+    ]
+
+
+@pytest.mark.parametrize("first", ["v1", "v2"])
+def test_v1_and_v2_pods_share_the_network_found_by_name(node: HnsNode, first: str) -> None:
+    v1, v2 = v1_conf(node), node.netconf("l2bridge")
+    ns = node.namespace()
+    pods = [(v1, "c1", INFRA), (v2, "c2", ns)]
+    for conf, container, netns in pods if first == "v1" else pods[::-1]:
+        node.add(conf, container, netns)
+
+    [network] = node.hns.list_networks()
+    assert {e["HostComputeNetwork"] for e in node.endpoints()} == {network["ID"]}
+    held = {e["Name"]: (e["SharedContainers"], e.get("Namespace"))
+            for e in node.hns.list_endpoints_v1()}
+    assert held == {"c1_eth0": (["c1"], None), "c2_eth0": ([], {"ID": ns})}
+    for conf, container, netns in pods:
+        node.delete(conf, container, netns)
+    assert node.leftovers() == NOTHING
+
+
+def test_v1_works_on_an_hns_without_the_v2_api(make_node: Callable[[str], HnsNode]) -> None:
+    node = make_node("7.2")  # Windows Server 2016: no HCN v2, so no namespaces either
+    conf = v1_conf(node)
+    out = node.add(conf, "c1", INFRA)
+
+    ep = v1_endpoint(node)
+    assert ep["SharedContainers"] == ["c1"]
+    assert out["ips"][0]["address"] == f"{ep['IPAddress']}/24"
+    assert node.run("CHECK", conf, "c1", INFRA) == (0, None)
+    node.delete(conf, "c1", INFRA)
+    assert node.hns.list_endpoints_v1() == [] and node.allocations() == []
+
+
+def test_gc_with_v1_removes_endpoints_of_no_valid_attachment(node: HnsNode) -> None:
+    conf = v1_conf(node)
+    for cid in ("c1", "c2", "c3"):
+        node.add(conf, cid, f"container:{cid}")
+    node.record_path("c3").unlink()  # lost state: only HNS still knows c3
+    gc_conf = dict(conf, **{"cni.dev/valid-attachments": [
+        {"containerID": "c1", "ifname": "eth0"}]})
+    rc, out = node.run("GC", gc_conf, "", None)
+
+    assert rc == 0, out
+    assert [(e["Name"], e["SharedContainers"]) for e in node.hns.list_endpoints_v1()] == [
+        ("c1_eth0", ["c1"])]
+    assert [r["containerID"] for r in node.records()] == ["c1"]
+
+
 def test_v1_dual_stack_endpoint_holds_one_address_of_each_family(node: HnsNode) -> None:
     node.add(v1_conf(node, dual_stack=True), "c1", "none")
 
@@ -75,6 +132,7 @@ def test_v1_refuses_two_addresses_of_one_family_and_leaves_nothing(node: HnsNode
     assert out["msg"] == ("ipam: HNS v1 gives an endpoint one IPv4 address; the IPAM result "
                           "has 10.240.0.7 and 10.240.0.8")
     assert node.leftovers() == NOTHING
+    assert node.hns.list_networks() == []  # refused before the network was made
 
 
 def test_v1_del_detaches_the_container_then_deletes_the_endpoint(node: HnsNode) -> None:
@@ -102,7 +160,7 @@ def test_v1_del_follows_the_stored_api_not_the_netconf(node: HnsNode) -> None:
 
 
 # Every HNS call of a v1 ADD of an l2bridge pod, in order.
-V1_STEPS = ["list_networks:1", "create_network:1", "list_endpoints_v1:1",
+V1_STEPS = ["list_networks_v1:1", "create_network_v1:1", "list_endpoints_v1:1",
             "create_endpoint_v1:1", "attach_container:1"]
 CNI_POINTS = ["after-ipam", "after-hns-network", "after-hns-endpoint", "after-hns-attach",
               "before-record-ready"]

@@ -148,8 +148,11 @@ class HnsBackend:
         faults.point("after-ipam")
         ips: list[dict[str, object]] = result["ips"]  # type: ignore[assignment]
         addresses = choose_gateways(conf.gateway, ips)
-        network = _ensure_network(client, conf.name, addresses)
-        network_id = str(network["ID"])
+        if v2:
+            network_id = str(_ensure_network(client, conf.name, addresses)["ID"])
+        else:
+            _one_address_per_family(addresses)
+            network_id = _ensure_network_v1(client, conf.name, addresses)
         faults.point("after-hns-network")
 
         name = endpoint_name(args.container_id, args.ifname)
@@ -216,10 +219,16 @@ class HnsBackend:
             stored.get("name") if isinstance(stored, dict) else req.conf.name))
         name = str(state.get("endpointName") or endpoint_name(args.container_id, args.ifname))
 
-        if _api_of(record, hns) == "v1":
-            # No host routes to remove: transparent-tunnel refuses v1 before making any.
-            for ep in _endpoints_of_v1(client, state, network_name, name):
+        api = _api_of(record, hns)
+        if api == "v1" or (api is None and hns.api == "v1"):
+            endpoints = _endpoints_of_v1(client, state, network_name, name)
+            # A v1 attachment has no host routes (transparent-tunnel refuses v1 before making
+            # any); with no record, those to the endpoints' addresses via their gateways go.
+            stray = [w for ep in endpoints for w in _routes_of_endpoint_v1(ep)] if (
+                record is None) else []
+            for ep in endpoints:
                 _remove_endpoint_v1(client, ep)
+            _delete_host_routes(client, stray)
             return
         endpoints = _endpoints_of(client, state, network_name, name)
         wanted: list[tuple[str, str | None]]  # (destination prefix, next hop or None = any)
@@ -290,23 +299,39 @@ class HnsBackend:
         problems: list[str] = []
         try:
             client = self.client(hns)
-            network = _network_named(client, conf.name)
-            if network is None:
-                return []
             owned_names = {str(_backend_state(r).get("endpointName") or endpoint_name(
                 str(r.get("containerID")), str(r.get("ifname")))) for r in live}
             owned_addresses = {a for r in live for a in _record_addresses(r)}
-            query = _filter({"HostComputeNetwork": network["ID"]})
-            for ep in _call(lambda: client.list_endpoints(query), "list HNS endpoints"):
-                if (ep.get("Flags") or 0) & 1 or ep.get("Name") in owned_names:
-                    continue  # remote endpoints belong to kube-proxy, not to a pod here
-                try:
-                    _remove_endpoint(client, ep)
-                except errors.CniError as exc:
-                    problems.append(exc.msg)
+            if hns.api == "v1":
+                # What the v1 flow makes, through the calls it makes them with.
+                network = _network_named_v1(client, conf.name)
+                if network is None:
+                    return []
+                have = _network_subnets_v1(network)
+                for ep in _call(client.list_endpoints_v1, "list HNS endpoints"):
+                    if (str(ep.get("VirtualNetwork", "")).upper() != str(network["ID"]).upper()
+                            or ep.get("IsRemoteEndpoint") or ep.get("Name") in owned_names):
+                        continue
+                    try:
+                        _remove_endpoint_v1(client, ep)
+                    except errors.CniError as exc:
+                        problems.append(exc.msg)
+            else:
+                network = _network_named(client, conf.name)
+                if network is None:
+                    return []
+                have = _network_subnets(network)
+                query = _filter({"HostComputeNetwork": network["ID"]})
+                for ep in _call(lambda: client.list_endpoints(query), "list HNS endpoints"):
+                    if (ep.get("Flags") or 0) & 1 or ep.get("Name") in owned_names:
+                        continue  # remote endpoints belong to kube-proxy, not to a pod here
+                    try:
+                        _remove_endpoint(client, ep)
+                    except errors.CniError as exc:
+                        problems.append(exc.msg)
             import ipaddress
 
-            subnets = [ipaddress.ip_network(s) for s in _network_subnets(network)]
+            subnets = [ipaddress.ip_network(s) for s in have]
             stale: list[tuple[str, str | None]] = []
             for route in _call(client.list_routes, "list host routes"):
                 net = ipaddress.ip_network(route.destination_prefix)
@@ -422,18 +447,54 @@ def _ensure_network(client: HnsClient, name: str,
             network = _network_named(client, name)  # another node agent made it meanwhile
             if network is None:
                 raise _setup(exc, f"create HNS network {name}") from None
-    if str(network.get("Type", "")).lower() != "l2bridge":
-        raise _invalid(
-            f"name: HNS network {name!r} exists with Type {network.get('Type')!r}, not L2Bridge"
-        )
-    have = _network_subnets(network)
+    _check_network(name, network.get("Type"), _network_subnets(network), addresses)
+    return network
+
+
+def _check_network(name: str, kind: object, have: list[str],
+                   addresses: list[PodAddress]) -> None:
+    """A network found by name must be L2Bridge and hold every subnet of the pod."""
+    if str(kind or "").lower() != "l2bridge":
+        raise _invalid(f"name: HNS network {name!r} exists with Type {kind!r}, not L2Bridge")
     for p in addresses:
         if p.subnet not in have:
             raise _invalid(
                 f"name: HNS network {name!r} has subnets {', '.join(have) or 'none'}, "
                 f"not the pod's {p.subnet}"
             )
-    return network
+
+
+def _network_named_v1(client: HnsClient, name: str) -> dict[str, Any] | None:
+    """As hcsshim's GetHNSNetworkByName: every network (v1 has no query), by Name."""
+    found = _call(client.list_networks_v1, f"list HNS networks named {name}")
+    return next((dict(n) for n in found if n.get("Name") == name), None)
+
+
+def _ensure_network_v1(client: HnsClient, name: str, addresses: list[PodAddress]) -> str:
+    """The network through HNS v1 (Azure CNI's newNetworkImplHnsV1: Subnets with their
+    gateways), found by name or made; its ID."""
+    network = _network_named_v1(client, name)
+    if network is None:
+        subnets = [{"AddressPrefix": p.subnet, "GatewayAddress": str(p.gateway)}
+                   for p in addresses]
+        settings = {"Name": name, "Type": "L2Bridge", "Subnets": subnets}
+        try:
+            network = client.create_network_v1(settings)
+        except _hcn_error_class() as exc:
+            if exc.name != "HCN_E_NETWORK_ALREADY_EXISTS":
+                raise _setup(exc, f"create HNS network {name}") from None
+            network = _network_named_v1(client, name)  # another node agent made it meanwhile
+            if network is None:
+                raise _setup(exc, f"create HNS network {name}") from None
+    _check_network(name, network.get("Type"), _network_subnets_v1(network), addresses)
+    return str(network["ID"])
+
+
+def _network_subnets_v1(network: dict[str, Any]) -> list[str]:
+    import ipaddress
+
+    return [str(ipaddress.ip_network(str(s["AddressPrefix"]), strict=False))
+            for s in network.get("Subnets") or () if s.get("AddressPrefix")]
 
 
 def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
@@ -452,19 +513,28 @@ def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
 def _endpoint_settings_v1(name: str, network_id: str, addresses: list[PodAddress],
                           slash32: bool) -> dict[str, object]:
     """hcsshim's HNSEndpoint: one address of each family with its prefix and gateway."""
+    _one_address_per_family(addresses)
     out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id}
     for p in addresses:
         prefix = p.interface.ip.max_prefixlen if slash32 else p.interface.network.prefixlen
         keys = (("IPAddress", "PrefixLength", "GatewayAddress") if p.interface.version == 4
                 else ("IPv6Address", "IPv6PrefixLength", "GatewayAddressV6"))
-        if keys[0] in out:
-            raise errors.CniError(
-                errors.INVALID_CONFIG,
-                f"ipam: HNS v1 gives an endpoint one IPv{p.interface.version} address; the IPAM "
-                f"result has {out[keys[0]]} and {p.address}",
-            )
         out.update(zip(keys, (p.address, prefix, str(p.gateway)), strict=True))
     return out
+
+
+def _one_address_per_family(addresses: list[PodAddress]) -> None:
+    """HNS v1 holds one IPv4 and one IPv6 address per endpoint (hcsshim's HNSEndpoint)."""
+    seen: dict[int, str] = {}
+    for p in addresses:
+        version = p.interface.version
+        if version in seen:
+            raise errors.CniError(
+                errors.INVALID_CONFIG,
+                f"ipam: HNS v1 gives an endpoint one IPv{version} address; the IPAM "
+                f"result has {seen[version]} and {p.address}",
+            )
+        seen[version] = p.address
 
 
 def _mac_of(endpoint: dict[str, Any]) -> str:
@@ -517,7 +587,7 @@ def _endpoints_of_v1(client: HnsClient, state: dict[str, object], network_name: 
                      name: str) -> list[dict[str, Any]]:
     network_id = state.get("network")
     if not network_id:
-        network = _network_named(client, network_name)
+        network = _network_named_v1(client, network_name)
         if network is None:
             return []
         network_id = network["ID"]
@@ -565,6 +635,9 @@ def _remove_endpoint_v1(client: HnsClient, endpoint: dict[str, Any]) -> None:
     endpoint_id = str(endpoint["ID"])
     for container in endpoint.get("SharedContainers") or ():
         _detach_container(client, endpoint_id, str(container))
+    namespace = (endpoint.get("Namespace") or {}).get("ID")
+    if namespace:  # a v2 pod's endpoint of the same name (the netconf changed): its way out
+        _detach(client, str(namespace), endpoint_id)
     _delete_endpoint_v1(client, endpoint_id)
 
 
@@ -710,6 +783,15 @@ def _routes_of_endpoint(endpoint: dict[str, Any]) -> list[tuple[str, str | None]
         hop = gateways.get(address.version)
         if hop is not None:
             out.append((f"{address}/{address.max_prefixlen}", hop))
+    return out
+
+
+def _routes_of_endpoint_v1(endpoint: dict[str, Any]) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for address, gateway, full in (("IPAddress", "GatewayAddress", 32),
+                                   ("IPv6Address", "GatewayAddressV6", 128)):
+        if endpoint.get(address) and endpoint.get(gateway):
+            out.append((f"{endpoint[address]}/{full}", str(endpoint[gateway])))
     return out
 
 
