@@ -8,8 +8,10 @@ emulator's state file (`vfpnet.hns.emulator`). Netconf block (all optional on Wi
 HNS v2 (endpoint attached to the pod's HNS namespace) is used when `api` is "v2" (the
 default) and CNI_NETNS is a namespace GUID, as Azure CNI decides on real nodes (UseHnsV2);
 otherwise HNS v1 (`api` "v1", or CNI_NETNS `container:<id>`/`none` as docker passes it):
-the endpoint is made through HNS v1 and attached to the container CNI_CONTAINERID, as
-Azure CNI's newEndpointImplHnsV1 does with HotAttachEndpoint.
+the network and the endpoint are made through HNS v1 (so it runs on an HNS that predates
+HCN v2) and the endpoint is attached to the container CNI_CONTAINERID, as Azure CNI's
+newNetworkImplHnsV1/newEndpointImplHnsV1 do with HotAttachEndpoint. Both APIs show the
+same objects: v1 and v2 pods share the network found by name.
 
 ADD, step by step (each change pushes its undo right away; the core rolls back):
 1. transparent-tunnel refuses HNS v1 (`hns.api` "v1", a CNI_NETNS that is no GUID, or an
@@ -17,10 +19,11 @@ ADD, step by step (each change pushes its undo right away; the core rolls back):
 2. the pod's namespace must exist (v2);
 3. the IPAM result; a gateway per address (`vfpnet.cni.gateway`);
 4. the network, ensured by name (L2Bridge, the pod's subnets with their gateways); it is
-   node-level and stays, like the Linux backend's bridge;
+   node-level and stays, like the Linux backend's bridge; v1 first checks the pod has one
+   address of each family (HNS v1's limit);
 5. the endpoint, named `<containerID>_<ifname>` so DEL and a retried ADD find it without
    state; one left by a crashed ADD is removed first (detached from its namespace or its
-   containers, with its host routes); v1: one address of each family (HNS v1's limit);
+   containers, with its host routes);
 6. attached: v2 to the namespace, v1 to the container (one that already holds it is
    taken as done, as hcsshim's HotAttachEndpoint does);
 7. transparent-tunnel: a host route per pod address (/32, /128) via its gateway, after
@@ -41,8 +44,9 @@ netconf's (a crashed ADD's record has no state yet: its stored netconf and CNI_N
 which API that ADD used). v1: the endpoints of the attachment's name (HNS v1 listing) are
 detached from every container holding them, then deleted ("not found" is done, as in
 Azure CNI's deleteEndpointImplHnsV1). With no record at all (state lost) it finds the
-endpoint by name, detaches it from its namespace or its containers, deletes it and removes
-the host routes to its addresses via its own gateway.
+endpoint by name (through the API the netconf names), detaches it from its namespace or
+its containers, deletes it and removes the host routes to its addresses via its own
+gateway. GC lists through the API the netconf names too.
 
 Fault points (VFPNET_CNI_FAULT, see `vfpnet.cni.faults`): after-ipam, after-hns-network,
 after-hns-endpoint, after-hns-attach, after-hns-route (after each route).

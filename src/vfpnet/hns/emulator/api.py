@@ -10,15 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vfpnet.hns.emulator import (
-    endpoints,
-    lifecycle,
-    namespaces,
-    networks,
-    routes,
-    v1endpoints,
-    v1networks,
-)
+from vfpnet.hns.emulator import endpoints, lifecycle, namespaces, networks, routes
 from vfpnet.hns.emulator.store import Store
 from vfpnet.hns.schema.route import HostRoute
 from vfpnet.hns.version import HnsVersion, supported_features
@@ -98,38 +90,59 @@ class Emulator:
     def delete_endpoint(self, endpoint_id: str) -> None:
         endpoints.delete_endpoint(self._store, endpoint_id)
 
-    # ---- networks through the HNS v1 API (the same objects) ----
+    # ---- networks through the HNS v1 API (the same objects; imported when first used, so
+    # a v2 caller such as the CNI plugin does not pay for them) ----
 
     def create_network_v1(self, settings: _Settings) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1networks
+
         return v1networks.create_network_v1(self._store, settings)
 
     def get_network_v1(self, network_id: str) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1networks
+
         return v1networks.get_network_v1(self._store, network_id)
 
     def list_networks_v1(self) -> list[dict[str, Any]]:
+        from vfpnet.hns.emulator import v1networks
+
         return v1networks.list_networks_v1(self._store)
 
     def delete_network_v1(self, network_id: str) -> None:
+        from vfpnet.hns.emulator import v1networks
+
         v1networks.delete_network_v1(self._store, network_id)
 
     # ---- endpoints through the HNS v1 API (the same objects) ----
 
     def create_endpoint_v1(self, settings: _Settings) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1endpoints
+
         return v1endpoints.create_endpoint_v1(self._store, settings)
 
     def get_endpoint_v1(self, endpoint_id: str) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1endpoints
+
         return v1endpoints.get_endpoint_v1(self._store, endpoint_id)
 
     def list_endpoints_v1(self) -> list[dict[str, Any]]:
+        from vfpnet.hns.emulator import v1endpoints
+
         return v1endpoints.list_endpoints_v1(self._store)
 
     def delete_endpoint_v1(self, endpoint_id: str) -> None:
+        from vfpnet.hns.emulator import v1endpoints
+
         v1endpoints.delete_endpoint_v1(self._store, endpoint_id)
 
     def attach_container(self, endpoint_id: str, container_id: str) -> None:
+        from vfpnet.hns.emulator import v1endpoints
+
         v1endpoints.attach_container(self._store, endpoint_id, container_id)
 
     def detach_container(self, endpoint_id: str, container_id: str) -> None:
+        from vfpnet.hns.emulator import v1endpoints
+
         v1endpoints.detach_container(self._store, endpoint_id, container_id)
 
     # ---- namespaces ----
