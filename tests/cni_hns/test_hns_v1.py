@@ -335,3 +335,26 @@ def test_ten_concurrent_v1_adds_give_ten_addresses_each_attached_to_its_containe
     with ThreadPoolExecutor(max_workers=10) as pool:
         list(pool.map(lambda c: node.delete(conf, c, f"container:{c}"), containers))
     assert node.leftovers() == NOTHING
+
+
+def test_v1_del_after_hns_dropped_the_endpoint_finishes(node: HnsNode) -> None:
+    conf = v1_conf(node)
+    node.add(conf, "c1", INFRA)
+    node.hns.restart()  # HNS restarted: every endpoint is gone ("not found" on DEL)
+
+    node.delete(conf, "c1", INFRA)
+
+    assert node.leftovers() == NOTHING
+
+
+def test_an_attach_hns_answers_already_attached_is_taken_as_done(node: HnsNode) -> None:
+    # As hcsshim's HotAttachEndpoint: a container that already holds the endpoint is fine.
+    from vfpnet.cni.backends.hns import _attach_container
+
+    net = node.hns.create_network_v1({"Name": "n", "Type": "L2Bridge",
+                                      "Subnets": [{"AddressPrefix": "10.9.0.0/24"}]})
+    ep = node.hns.create_endpoint_v1({"Name": "p", "VirtualNetwork": net["ID"]})
+    _attach_container(node.hns, ep["ID"], "c1")
+    _attach_container(node.hns, ep["ID"], "C1")
+
+    assert node.hns.get_endpoint_v1(ep["ID"])["SharedContainers"] == ["c1"]

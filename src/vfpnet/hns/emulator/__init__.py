@@ -67,7 +67,8 @@ Behaviour chosen where the public record is unclear:
 - attaching a remote endpoint to a namespace: HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION;
   attaching one already in a namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS;
 - an endpoint filter on `State` (hcsshim's v1 EndpointState, as Azure NPM queries) sees 3
-  (AttachedSharing) for endpoints in a namespace and 1 (Created) for the others;
+  (AttachedSharing) for endpoints in a namespace or held by several containers, 2
+  (Attached) for one held by one container (v1 attach) and 1 (Created) for the others;
 - policy Types are matched without regard to case (Calico's CNI sends `SDNROUTE`) and
   kept as sent;
 - unknown ids (GUID or not) are HCN_E_NETWORK_NOT_FOUND / HCN_E_ENDPOINT_NOT_FOUND; an
