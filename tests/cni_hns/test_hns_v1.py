@@ -358,3 +358,13 @@ def test_an_attach_hns_answers_already_attached_is_taken_as_done(node: HnsNode) 
     _attach_container(node.hns, ep["ID"], "C1")
 
     assert node.hns.get_endpoint_v1(ep["ID"])["SharedContainers"] == ["c1"]
+
+
+def test_a_refused_detach_does_not_keep_the_v1_endpoint(node: HnsNode) -> None:
+    conf = v1_conf(node)
+    node.add(conf, "c1", INFRA)
+    node.hns.inject_fault("detach_container", 1, "0xC037010E")  # the container is gone
+
+    node.delete(conf, "c1", INFRA)  # the delete takes the attachment with it
+
+    assert node.leftovers() == NOTHING and node.hns.list_endpoints_v1() == []

@@ -42,8 +42,9 @@ deleted the routes stay (the pod must never be reachable around the gateway's fi
 and DEL fails; a repeated DEL finishes. DEL acts on the stored mode and API, never the
 netconf's (a crashed ADD's record has no state yet: its stored netconf and CNI_NETNS say
 which API that ADD used). v1: the endpoints of the attachment's name (HNS v1 listing) are
-detached from every container holding them, then deleted ("not found" is done, as in
-Azure CNI's deleteEndpointImplHnsV1). With no record at all (state lost) it finds the
+detached from every container holding them, then deleted (a refused detach does not
+stop the delete, which takes the attachment with it; "not found" is done, as in Azure
+CNI's deleteEndpointImplHnsV1). With no record at all (state lost) it finds the
 endpoint by name (through the API the netconf names), detaches it from its namespace or
 its containers, deletes it and removes the host routes to its addresses via its own
 gateway. GC lists through the API the netconf names too.
@@ -637,12 +638,22 @@ def _remove_endpoint_v1(client: HnsClient, endpoint: dict[str, Any]) -> None:
     """Detach a v1 endpoint (HNSEndpoint JSON) from every container holding it, then delete
     it: the v1 DEL."""
     endpoint_id = str(endpoint["ID"])
-    for container in endpoint.get("SharedContainers") or ():
-        _detach_container(client, endpoint_id, str(container))
     namespace = (endpoint.get("Namespace") or {}).get("ID")
     if namespace:  # a v2 pod's endpoint of the same name (the netconf changed): its way out
         _detach(client, str(namespace), endpoint_id)
+    _detach_holders(client, endpoint_id, endpoint.get("SharedContainers") or ())
     _delete_endpoint_v1(client, endpoint_id)
+
+
+def _detach_holders(client: HnsClient, endpoint_id: str, containers: Any) -> None:
+    """Detach the endpoint from each container; a refused detach does not stop the delete
+    that follows (it takes the attachment with it, as Azure CNI's v1 DEL, which deletes
+    without detaching, relies on; amazon-vpc-cni-plugins#48 leaked endpoints otherwise)."""
+    for container in containers:
+        try:
+            _detach_container(client, endpoint_id, str(container))
+        except errors.CniError:
+            continue
 
 
 def _api_of(record: dict[str, object] | None, hns: HnsConf) -> str | None:
@@ -710,8 +721,7 @@ def _remove_endpoint(client: HnsClient, endpoint: dict[str, Any]) -> None:
             if exc.name == "HCN_E_ENDPOINT_NOT_FOUND":
                 return
             raise _setup(exc, f"read HNS endpoint {endpoint_id}") from None
-        for container in held.get("SharedContainers") or ():
-            _detach_container(client, endpoint_id, str(container))
+        _detach_holders(client, endpoint_id, held.get("SharedContainers") or ())
     _delete_endpoint(client, endpoint_id)
 
 
