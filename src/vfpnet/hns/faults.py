@@ -40,6 +40,21 @@ OPERATIONS = (
     "list_routes",
 )
 
+# The HNS v1 calls (HNSCall `/networks/...`, `/endpoints/...`): kept apart so OPERATIONS
+# stays the HCN v2 protocol plus host routes; a fault plan may name either.
+V1_OPERATIONS = (
+    "create_network_v1",
+    "get_network_v1",
+    "list_networks_v1",
+    "delete_network_v1",
+    "create_endpoint_v1",
+    "get_endpoint_v1",
+    "list_endpoints_v1",
+    "delete_endpoint_v1",
+    "attach_container",
+    "detach_container",
+)
+
 
 MAX_NTH = 2**63 - 1  # the largest SQLite INTEGER: faults are rows of the state file
 
@@ -53,8 +68,9 @@ class Fault:
 
 def fault(operation: str, nth: int, hresult: int | str) -> Fault:
     """A checked Fault; ValueError names what is wrong."""
-    if operation not in OPERATIONS:
-        raise ValueError(f"unknown operation {operation!r}; one of: {', '.join(OPERATIONS)}")
+    if operation not in OPERATIONS and operation not in V1_OPERATIONS:
+        known = ", ".join(OPERATIONS + V1_OPERATIONS)
+        raise ValueError(f"unknown operation {operation!r}; one of: {known}")
     if not 1 <= nth <= MAX_NTH:
         raise ValueError(f"N must be 1 to {MAX_NTH}, got {nth}")
     code = parse_hresult(hresult) if isinstance(hresult, str) else hresult

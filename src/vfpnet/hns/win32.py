@@ -1,5 +1,6 @@
 """The real HNS on Windows: ctypes bindings to computenetwork.dll (HCN v2), vmcompute.dll
-(HNSCall, for the service version) and iphlpapi.dll (the host route table).
+(HNSCall: the service version and the HNS v1 endpoint calls) and iphlpapi.dll (the host
+route table).
 
 Importable everywhere; the DLLs are loaded only when a `Win32Client` is made, on Windows.
 What does not need Windows (GUID conversion, the HRESULT + error-record mapping, decoding of
@@ -9,6 +10,10 @@ HCN calls return an HRESULT and, through `PWSTR* ErrorRecord`, a JSON error reco
 (`{"Success":false,"Error":"...","ErrorCode":2151350319}`) allocated with CoTaskMemAlloc;
 every string HCN returns is freed with CoTaskMemFree after it is copied. As in hcsshim's
 `checkForErrors`, a call failed when the HRESULT is a failure or the record is not empty.
+HNSCall (v1) answers `{"Success":..,"Error":..,"ErrorCode":..,"Output":..}` as hcsshim's
+`hnsCall` reads it; a container is attached by `POST /endpoints/<id>/attach` with
+`{"ContainerId":..,"SystemType":"Container"}` (hcsshim's ContainerAttach), which HNS
+refuses with 0x803B0014 when that container already holds the endpoint.
 """
 
 from __future__ import annotations
@@ -105,12 +110,51 @@ def request_text(value: Mapping[str, Any] | str | bytes | None) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def decode_hns_response(text: str) -> Any:
-    """The Output of an HNS v1 (HNSCall) response `{"Success":..,"Error":..,"Output":..}`."""
-    data = decode_object("HNSCall", text)
+def decode_hns_response(text: str, call: str = "HNSCall") -> Any:
+    """The Output of an HNS v1 (HNSCall) response `{"Success":..,"Error":..,"Output":..}`.
+
+    A failure carries HNS's message in Error and, on current builds, its HRESULT in
+    ErrorCode (signed, as hcsshim's HNSError reads it: -2143617004 is 0x803B0014); without
+    one it is E_FAIL."""
+    data = decode_object(call, text)
     if not data.get("Success"):
-        raise HcnError(0x80004005, str(data.get("Error") or "HNS failed"), detail="HNSCall")
+        code = data.get("ErrorCode")
+        hresult = code & 0xFFFFFFFF if isinstance(code, int) and code else 0x80004005
+        message = str(data.get("Error") or "").strip() or "HNS failed"
+        raise HcnError(hresult, message, detail=call)
     return data.get("Output")
+
+
+def v1_path(kind: str, object_id: str = "", action: str = "") -> str:
+    """`/<kind>/`, `/<kind>/<GUID>` or `/<kind>/<GUID>/<action>` for kind `networks` or
+    `endpoints` (the ID checked, so no caller text reaches HNS's path)."""
+    if not object_id:
+        return f"/{kind}/"
+    path = f"/{kind}/" + guid_to_str(guid_from_str(object_id))
+    return f"{path}/{action}" if action else path
+
+
+def v1_endpoint_path(endpoint_id: str = "", action: str = "") -> str:
+    return v1_path("endpoints", endpoint_id, action)
+
+
+def container_request(container_id: str) -> dict[str, Any]:
+    """The EndpointAttachDetachRequest hcsshim's ContainerAttach/ContainerDetach send."""
+    return {"ContainerId": container_id, "SystemType": "Container"}
+
+
+def decode_v1_object(call: str, output: Any) -> dict[str, Any]:
+    if not isinstance(output, dict):
+        raise hcn_error("HCN_E_INVALID_JSON", f"{call} returned no object")
+    return output
+
+
+def decode_v1_list(call: str, output: Any) -> list[dict[str, Any]]:
+    if output is None:
+        return []
+    if not isinstance(output, list) or not all(isinstance(x, dict) for x in output):
+        raise hcn_error("HCN_E_INVALID_JSON", f"{call} returned no list of objects")
+    return output
 
 
 # ---- the IP helper route table ----
@@ -224,8 +268,9 @@ _PWSTR = ctypes.c_void_p  # a CoTaskMem wide string HCN hands back
 class Win32Client:
     """HnsClient over computenetwork.dll, vmcompute.dll and iphlpapi.dll (Windows only)."""
 
-    def __init__(self) -> None:
-        self._hcn, self._vmcompute, self._iphlp, self._ole = _load_dlls()
+    def __init__(self, dlls: tuple[Any, Any, Any, Any] | None = None) -> None:
+        # `dlls`: computenetwork, vmcompute, iphlpapi, ole32 as loaded (tests give stand-ins)
+        self._hcn, self._vmcompute, self._iphlp, self._ole = dlls or _load_dlls()
         self._version: HnsVersion | None = None
 
     # -- string plumbing --
@@ -285,19 +330,25 @@ class Win32Client:
         finally:
             getattr(self._hcn, f"HcnClose{kind}")(handle)
 
+    def _hns(self, method: str, path: str, request: str = "") -> Any:
+        """One HNS v1 call (vmcompute's HNSCall): the Output of its response, or HcnError."""
+        response = _PWSTR()
+        hr = self._vmcompute.HNSCall(
+            ctypes.c_wchar_p(method),
+            ctypes.c_wchar_p(path),
+            ctypes.c_wchar_p(request),
+            ctypes.byref(response),
+        )
+        text = self._take(response)
+        call = f"HNSCall {method} {path}"
+        check_result(call, hr, "")
+        return decode_hns_response(text, call)
+
     # -- version --
 
     def version(self) -> HnsVersion:
         if self._version is None:
-            response = _PWSTR()
-            hr = self._vmcompute.HNSCall(
-                ctypes.c_wchar_p("GET"),
-                ctypes.c_wchar_p("/globals/version"),
-                ctypes.c_wchar_p(""),
-                ctypes.byref(response),
-            )
-            check_result("HNSCall", hr, "")
-            out = decode_hns_response(self._take(response))
+            out = self._hns("GET", "/globals/version")
             self._version = parse_version((int(out["Major"]), int(out["Minor"])))
         return self._version
 
@@ -362,6 +413,53 @@ class Win32Client:
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         self._call("HcnDeleteEndpoint", ctypes.byref(guid_from_str(endpoint_id)))
+
+    # -- networks and endpoints through HNS v1 (HNSCall) --
+
+    def _v1_create(self, kind: str, settings: Any) -> dict[str, Any]:
+        path = v1_path(kind)
+        out = self._hns("POST", path, request_text(settings))
+        return decode_v1_object(f"HNSCall POST {path}", out)
+
+    def _v1_get(self, kind: str, object_id: str) -> dict[str, Any]:
+        path = v1_path(kind, object_id)
+        return decode_v1_object(f"HNSCall GET {path}", self._hns("GET", path))
+
+    def _v1_list(self, kind: str) -> list[dict[str, Any]]:
+        path = v1_path(kind)
+        return decode_v1_list(f"HNSCall GET {path}", self._hns("GET", path))
+
+    def create_network_v1(self, settings: Any) -> dict[str, Any]:
+        return self._v1_create("networks", settings)
+
+    def get_network_v1(self, network_id: str) -> dict[str, Any]:
+        return self._v1_get("networks", network_id)
+
+    def list_networks_v1(self) -> list[dict[str, Any]]:
+        return self._v1_list("networks")
+
+    def delete_network_v1(self, network_id: str) -> None:
+        self._hns("DELETE", v1_path("networks", network_id))
+
+    def create_endpoint_v1(self, settings: Any) -> dict[str, Any]:
+        return self._v1_create("endpoints", settings)
+
+    def get_endpoint_v1(self, endpoint_id: str) -> dict[str, Any]:
+        return self._v1_get("endpoints", endpoint_id)
+
+    def list_endpoints_v1(self) -> list[dict[str, Any]]:
+        return self._v1_list("endpoints")
+
+    def delete_endpoint_v1(self, endpoint_id: str) -> None:
+        self._hns("DELETE", v1_endpoint_path(endpoint_id))
+
+    def attach_container(self, endpoint_id: str, container_id: str) -> None:
+        body = request_text(container_request(container_id))
+        self._hns("POST", v1_endpoint_path(endpoint_id, "attach"), body)
+
+    def detach_container(self, endpoint_id: str, container_id: str) -> None:
+        body = request_text(container_request(container_id))
+        self._hns("POST", v1_endpoint_path(endpoint_id, "detach"), body)
 
     # -- namespaces --
 

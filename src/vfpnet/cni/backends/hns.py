@@ -6,8 +6,12 @@ emulator's state file (`vfpnet.hns.emulator`). Netconf block (all optional on Wi
     "hns": {"api": "v2" | "v1", "state": "/abs/path/to/hns.db"}
 
 HNS v2 (endpoint attached to the pod's HNS namespace) is used when `api` is "v2" (the
-default) and CNI_NETNS is a namespace GUID, as Azure CNI decides on real nodes; otherwise
-the endpoint is made but not attached (the v1 flow: the runtime attaches it by container).
+default) and CNI_NETNS is a namespace GUID, as Azure CNI decides on real nodes (UseHnsV2);
+otherwise HNS v1 (`api` "v1", or CNI_NETNS `container:<id>`/`none` as docker passes it):
+the network and the endpoint are made through HNS v1 (so it runs on an HNS that predates
+HCN v2) and the endpoint is attached to the container CNI_CONTAINERID, as Azure CNI's
+newNetworkImplHnsV1/newEndpointImplHnsV1 do with HotAttachEndpoint. Both APIs show the
+same objects: v1 and v2 pods share the network found by name.
 
 ADD, step by step (each change pushes its undo right away; the core rolls back):
 1. transparent-tunnel refuses HNS v1 (`hns.api` "v1", a CNI_NETNS that is no GUID, or an
@@ -15,13 +19,17 @@ ADD, step by step (each change pushes its undo right away; the core rolls back):
 2. the pod's namespace must exist (v2);
 3. the IPAM result; a gateway per address (`vfpnet.cni.gateway`);
 4. the network, ensured by name (L2Bridge, the pod's subnets with their gateways); it is
-   node-level and stays, like the Linux backend's bridge;
+   node-level and stays, like the Linux backend's bridge; v1 first checks the pod has one
+   address of each family (HNS v1's limit);
 5. the endpoint, named `<containerID>_<ifname>` so DEL and a retried ADD find it without
-   state; one left by a crashed ADD is removed first, with its host routes;
-6. v2: attached to the namespace;
+   state; one left by a crashed ADD is removed first (detached from its namespace or its
+   containers, with its host routes);
+6. attached: v2 to the namespace, v1 to the container (one that already holds it is
+   taken as done, as hcsshim's HotAttachEndpoint does);
 7. transparent-tunnel: a host route per pod address (/32, /128) via its gateway, after
    the endpoint; a route that already exists via the same gateway (left by a crash) is
    adopted, one via another next hop is refused (it would bypass the gateway).
+The state records the API (`api`), and `namespace` (v2) or `container` (v1).
 
 l2bridge and transparent make no host routes: same-node traffic stays on the vSwitch.
 Azure CNI on Windows makes every network L2Bridge (its "bridge" mode) with a default route
@@ -31,9 +39,15 @@ prefixes (hcsshim's Slash32EndpointPrefixes gate), as the Linux transparent mode
 
 DEL: the endpoint first (detach, delete), then the routes; if the endpoint cannot be
 deleted the routes stay (the pod must never be reachable around the gateway's filtering)
-and DEL fails; a repeated DEL finishes. DEL acts on the stored mode, never the netconf's;
-with no record at all (state lost) it finds the endpoint by name and removes the host
-routes to its addresses via its own gateway.
+and DEL fails; a repeated DEL finishes. DEL acts on the stored mode and API, never the
+netconf's (a crashed ADD's record has no state yet: its stored netconf and CNI_NETNS say
+which API that ADD used). v1: the endpoints of the attachment's name (HNS v1 listing) are
+detached from every container holding them, then deleted (a refused detach does not
+stop the delete, which takes the attachment with it; "not found" is done, as in Azure
+CNI's deleteEndpointImplHnsV1). With no record at all (state lost) it finds the
+endpoint by name (through the API the netconf names), detaches it from its namespace or
+its containers, deletes it and removes the host routes to its addresses via its own
+gateway. GC lists through the API the netconf names too.
 
 Fault points (VFPNET_CNI_FAULT, see `vfpnet.cni.faults`): after-ipam, after-hns-network,
 after-hns-endpoint, after-hns-attach, after-hns-route (after each route).
@@ -139,24 +153,17 @@ class HnsBackend:
         faults.point("after-ipam")
         ips: list[dict[str, object]] = result["ips"]  # type: ignore[assignment]
         addresses = choose_gateways(conf.gateway, ips)
-        network = _ensure_network(client, conf.name, addresses)
-        network_id = str(network["ID"])
+        if v2:
+            network_id = str(_ensure_network(client, conf.name, addresses)["ID"])
+        else:
+            _one_address_per_family(addresses)
+            network_id = _ensure_network_v1(client, conf.name, addresses)
         faults.point("after-hns-network")
 
         name = endpoint_name(args.container_id, args.ifname)
-        for stale in _endpoints_named(client, network_id, name):
-            # Left by a crashed ADD of this attachment whose record is gone: remove it and
-            # its host routes as a stateless DEL would.
-            _remove_endpoint(client, stale)
-            _delete_host_routes(client, _routes_of_endpoint(stale))
         slash32 = conf.mode == "transparent" and bool(features.get("Slash32EndpointPrefixes"))
-        settings = _endpoint_settings(name, network_id, addresses, slash32)
-        try:
-            endpoint = client.create_endpoint(network_id, settings)
-        except _hcn_error_class() as exc:
-            raise _setup(exc, f"create HNS endpoint {name} in network {conf.name}") from None
-        endpoint_id = str(endpoint["ID"])
-        undo.push(f"HNS endpoint {endpoint_id}", lambda: _delete_endpoint(client, endpoint_id))
+        make = _make_endpoint_v2 if v2 else _make_endpoint_v1
+        endpoint_id, mac = make(client, network_id, conf.name, name, addresses, slash32, undo)
         faults.point("after-hns-endpoint")
 
         state: dict[str, object] = {
@@ -179,12 +186,19 @@ class HnsBackend:
             undo.push(f"namespace {namespace} attachment",
                       lambda: _detach(client, namespace, endpoint_id))
             state["namespace"] = namespace
-            faults.point("after-hns-attach")
+        else:
+            # HNS v1 (dockershim-era runtimes: CNI_NETNS is `container:<id>` or `none`): the
+            # endpoint goes to the container by its ID, as Azure CNI's HotAttachEndpoint.
+            container = args.container_id
+            _attach_container(client, endpoint_id, container)
+            undo.push(f"container {container} attachment",
+                      lambda: _detach_container(client, endpoint_id, container))
+            state["container"] = container
+        faults.point("after-hns-attach")
 
         if tunnel:
             state["routes"] = _add_host_routes(client, addresses, undo)
 
-        mac = str(endpoint.get("MacAddress") or "").replace("-", ":").lower()
         iface: dict[str, object] = {"name": args.ifname, "sandbox": args.netns}
         if mac:
             iface["mac"] = mac
@@ -210,6 +224,17 @@ class HnsBackend:
             stored.get("name") if isinstance(stored, dict) else req.conf.name))
         name = str(state.get("endpointName") or endpoint_name(args.container_id, args.ifname))
 
+        api = _api_of(record, hns)
+        if api == "v1" or (api is None and hns.api == "v1"):
+            endpoints = _endpoints_of_v1(client, state, network_name, name)
+            # A v1 attachment has no host routes (transparent-tunnel refuses v1 before making
+            # any); with no record, those to the endpoints' addresses via their gateways go.
+            stray = [w for ep in endpoints for w in _routes_of_endpoint_v1(ep)] if (
+                record is None) else []
+            for ep in endpoints:
+                _remove_endpoint_v1(client, ep)
+            _delete_host_routes(client, stray)
+            return
         endpoints = _endpoints_of(client, state, network_name, name)
         wanted: list[tuple[str, str | None]]  # (destination prefix, next hop or None = any)
         if record is None:
@@ -240,18 +265,26 @@ class HnsBackend:
         client = self.client(hns)
         state = _backend_state(record)
         endpoint_id = str(state.get("endpoint") or "")
+        v1 = state.get("api") == "v1"
         try:
-            endpoint = client.get_endpoint(endpoint_id)
+            endpoint = (client.get_endpoint_v1 if v1 else client.get_endpoint)(endpoint_id)
         except _hcn_error_class() as exc:
             if exc.name == "HCN_E_ENDPOINT_NOT_FOUND":
                 raise _drift(f"HNS endpoint {endpoint_id} is missing") from None
             raise _setup(exc, f"read HNS endpoint {endpoint_id}") from None
         problems: list[str] = []
-        namespace = state.get("namespace")
-        have_ns = str(endpoint.get("HostComputeNamespace") or "").upper()
-        if namespace and have_ns != str(namespace).upper():
-            problems.append(f"HNS endpoint {endpoint_id} is not in namespace {namespace}")
-        have = {str(c.get("IpAddress")) for c in endpoint.get("IpConfigurations") or ()}
+        if v1:
+            container = str(state.get("container") or "")
+            if not _holds(endpoint, container):
+                problems.append(f"HNS endpoint {endpoint_id} is not attached to container "
+                                f"{container}")
+            have = {str(endpoint.get(k)) for k in ("IPAddress", "IPv6Address") if endpoint.get(k)}
+        else:
+            namespace = state.get("namespace")
+            have_ns = str(endpoint.get("HostComputeNamespace") or "").upper()
+            if namespace and have_ns != str(namespace).upper():
+                problems.append(f"HNS endpoint {endpoint_id} is not in namespace {namespace}")
+            have = {str(c.get("IpAddress")) for c in endpoint.get("IpConfigurations") or ()}
         for address in _record_addresses(record):
             if address not in have:
                 problems.append(f"HNS endpoint {endpoint_id} lacks address {address}")
@@ -271,23 +304,39 @@ class HnsBackend:
         problems: list[str] = []
         try:
             client = self.client(hns)
-            network = _network_named(client, conf.name)
-            if network is None:
-                return []
             owned_names = {str(_backend_state(r).get("endpointName") or endpoint_name(
                 str(r.get("containerID")), str(r.get("ifname")))) for r in live}
             owned_addresses = {a for r in live for a in _record_addresses(r)}
-            query = _filter({"HostComputeNetwork": network["ID"]})
-            for ep in _call(lambda: client.list_endpoints(query), "list HNS endpoints"):
-                if (ep.get("Flags") or 0) & 1 or ep.get("Name") in owned_names:
-                    continue  # remote endpoints belong to kube-proxy, not to a pod here
-                try:
-                    _remove_endpoint(client, ep)
-                except errors.CniError as exc:
-                    problems.append(exc.msg)
+            if hns.api == "v1":
+                # What the v1 flow makes, through the calls it makes them with.
+                network = _network_named_v1(client, conf.name)
+                if network is None:
+                    return []
+                have = _network_subnets_v1(network)
+                for ep in _call(client.list_endpoints_v1, "list HNS endpoints"):
+                    if (str(ep.get("VirtualNetwork", "")).upper() != str(network["ID"]).upper()
+                            or ep.get("IsRemoteEndpoint") or ep.get("Name") in owned_names):
+                        continue
+                    try:
+                        _remove_endpoint_v1(client, ep)
+                    except errors.CniError as exc:
+                        problems.append(exc.msg)
+            else:
+                network = _network_named(client, conf.name)
+                if network is None:
+                    return []
+                have = _network_subnets(network)
+                query = _filter({"HostComputeNetwork": network["ID"]})
+                for ep in _call(lambda: client.list_endpoints(query), "list HNS endpoints"):
+                    if (ep.get("Flags") or 0) & 1 or ep.get("Name") in owned_names:
+                        continue  # remote endpoints belong to kube-proxy, not to a pod here
+                    try:
+                        _remove_endpoint(client, ep)
+                    except errors.CniError as exc:
+                        problems.append(exc.msg)
             import ipaddress
 
-            subnets = [ipaddress.ip_network(s) for s in _network_subnets(network)]
+            subnets = [ipaddress.ip_network(s) for s in have]
             stale: list[tuple[str, str | None]] = []
             for route in _call(client.list_routes, "list host routes"):
                 net = ipaddress.ip_network(route.destination_prefix)
@@ -403,18 +452,54 @@ def _ensure_network(client: HnsClient, name: str,
             network = _network_named(client, name)  # another node agent made it meanwhile
             if network is None:
                 raise _setup(exc, f"create HNS network {name}") from None
-    if str(network.get("Type", "")).lower() != "l2bridge":
-        raise _invalid(
-            f"name: HNS network {name!r} exists with Type {network.get('Type')!r}, not L2Bridge"
-        )
-    have = _network_subnets(network)
+    _check_network(name, network.get("Type"), _network_subnets(network), addresses)
+    return network
+
+
+def _check_network(name: str, kind: object, have: list[str],
+                   addresses: list[PodAddress]) -> None:
+    """A network found by name must be L2Bridge and hold every subnet of the pod."""
+    if str(kind or "").lower() != "l2bridge":
+        raise _invalid(f"name: HNS network {name!r} exists with Type {kind!r}, not L2Bridge")
     for p in addresses:
         if p.subnet not in have:
             raise _invalid(
                 f"name: HNS network {name!r} has subnets {', '.join(have) or 'none'}, "
                 f"not the pod's {p.subnet}"
             )
-    return network
+
+
+def _network_named_v1(client: HnsClient, name: str) -> dict[str, Any] | None:
+    """As hcsshim's GetHNSNetworkByName: every network (v1 has no query), by Name."""
+    found = _call(client.list_networks_v1, f"list HNS networks named {name}")
+    return next((dict(n) for n in found if n.get("Name") == name), None)
+
+
+def _ensure_network_v1(client: HnsClient, name: str, addresses: list[PodAddress]) -> str:
+    """The network through HNS v1 (Azure CNI's newNetworkImplHnsV1: Subnets with their
+    gateways), found by name or made; its ID."""
+    network = _network_named_v1(client, name)
+    if network is None:
+        subnets = [{"AddressPrefix": p.subnet, "GatewayAddress": str(p.gateway)}
+                   for p in addresses]
+        settings = {"Name": name, "Type": "L2Bridge", "Subnets": subnets}
+        try:
+            network = client.create_network_v1(settings)
+        except _hcn_error_class() as exc:
+            if exc.name != "HCN_E_NETWORK_ALREADY_EXISTS":
+                raise _setup(exc, f"create HNS network {name}") from None
+            network = _network_named_v1(client, name)  # another node agent made it meanwhile
+            if network is None:
+                raise _setup(exc, f"create HNS network {name}") from None
+    _check_network(name, network.get("Type"), _network_subnets_v1(network), addresses)
+    return str(network["ID"])
+
+
+def _network_subnets_v1(network: dict[str, Any]) -> list[str]:
+    import ipaddress
+
+    return [str(ipaddress.ip_network(str(s["AddressPrefix"]), strict=False))
+            for s in network.get("Subnets") or () if s.get("AddressPrefix")]
 
 
 def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
@@ -428,6 +513,159 @@ def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
         routes.append({"NextHop": str(p.gateway), "DestinationPrefix": default})
     return {"Name": name, "HostComputeNetwork": network_id, "IpConfigurations": configs,
             "Routes": routes, "SchemaVersion": SCHEMA}
+
+
+def _endpoint_settings_v1(name: str, network_id: str, addresses: list[PodAddress],
+                          slash32: bool) -> dict[str, object]:
+    """hcsshim's HNSEndpoint: one address of each family with its prefix and gateway."""
+    _one_address_per_family(addresses)
+    out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id}
+    for p in addresses:
+        prefix = p.interface.ip.max_prefixlen if slash32 else p.interface.network.prefixlen
+        keys = (("IPAddress", "PrefixLength", "GatewayAddress") if p.interface.version == 4
+                else ("IPv6Address", "IPv6PrefixLength", "GatewayAddressV6"))
+        out.update(zip(keys, (p.address, prefix, str(p.gateway)), strict=True))
+    return out
+
+
+def _one_address_per_family(addresses: list[PodAddress]) -> None:
+    """HNS v1 holds one IPv4 and one IPv6 address per endpoint (hcsshim's HNSEndpoint)."""
+    seen: dict[int, str] = {}
+    for p in addresses:
+        version = p.interface.version
+        if version in seen:
+            raise errors.CniError(
+                errors.INVALID_CONFIG,
+                f"ipam: HNS v1 gives an endpoint one IPv{version} address; the IPAM "
+                f"result has {seen[version]} and {p.address}",
+            )
+        seen[version] = p.address
+
+
+def _mac_of(endpoint: dict[str, Any]) -> str:
+    return str(endpoint.get("MacAddress") or "").replace("-", ":").lower()
+
+
+def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, name: str,
+                      addresses: list[PodAddress], slash32: bool,
+                      undo: UndoStack) -> tuple[str, str]:
+    """The pod's endpoint through HCN v2; its ID and MAC address."""
+    for stale in _endpoints_named(client, network_id, name):
+        # Left by a crashed ADD of this attachment whose record is gone: remove it and
+        # its host routes as a stateless DEL would.
+        _remove_endpoint(client, stale)
+        _delete_host_routes(client, _routes_of_endpoint(stale))
+    settings = _endpoint_settings(name, network_id, addresses, slash32)
+    try:
+        endpoint = client.create_endpoint(network_id, settings)
+    except _hcn_error_class() as exc:
+        raise _setup(exc, f"create HNS endpoint {name} in network {network_name}") from None
+    endpoint_id = str(endpoint["ID"])
+    undo.push(f"HNS endpoint {endpoint_id}", lambda: _delete_endpoint(client, endpoint_id))
+    return endpoint_id, _mac_of(endpoint)
+
+
+def _make_endpoint_v1(client: HnsClient, network_id: str, network_name: str, name: str,
+                      addresses: list[PodAddress], slash32: bool,
+                      undo: UndoStack) -> tuple[str, str]:
+    """The pod's endpoint through HNS v1 (Azure CNI's newEndpointImplHnsV1); ID and MAC."""
+    settings = _endpoint_settings_v1(name, network_id, addresses, slash32)
+    for stale in _endpoints_named_v1(client, network_id, name):
+        _remove_endpoint_v1(client, stale)  # a crashed ADD's, still attached to its container
+    try:
+        endpoint = client.create_endpoint_v1(settings)
+    except _hcn_error_class() as exc:
+        raise _setup(exc, f"create HNS v1 endpoint {name} in network {network_name}") from None
+    endpoint_id = str(endpoint["ID"])
+    undo.push(f"HNS endpoint {endpoint_id}", lambda: _delete_endpoint_v1(client, endpoint_id))
+    return endpoint_id, _mac_of(endpoint)
+
+
+def _endpoints_named_v1(client: HnsClient, network_id: str, name: str) -> list[dict[str, Any]]:
+    """As hcsshim's GetHNSEndpointByName: every endpoint (v1 has no query), by Name."""
+    found = _call(client.list_endpoints_v1, f"list HNS endpoints named {name}")
+    return [dict(ep) for ep in found if ep.get("Name") == name
+            and str(ep.get("VirtualNetwork", "")).upper() == network_id.upper()]
+
+
+def _endpoints_of_v1(client: HnsClient, state: dict[str, object], network_name: str,
+                     name: str) -> list[dict[str, Any]]:
+    network_id = state.get("network")
+    if not network_id:
+        network = _network_named_v1(client, network_name)
+        if network is None:
+            return []
+        network_id = network["ID"]
+    return _endpoints_named_v1(client, str(network_id), name)
+
+
+def _holds(endpoint: dict[str, Any], container: str) -> bool:
+    """Whether HNS lists `container` among the endpoint's SharedContainers (hcsshim's
+    IsAttached: IDs compared without regard to case)."""
+    return bool(container) and container.lower() in {
+        str(c).lower() for c in endpoint.get("SharedContainers") or ()}
+
+
+def _attach_container(client: HnsClient, endpoint_id: str, container: str) -> None:
+    try:
+        client.attach_container(endpoint_id, container)
+    except _hcn_error_class() as exc:
+        # Already there (a repeated attach): done, as hcsshim's HotAttachEndpoint decides.
+        if exc.name != "HCN_E_ENDPOINT_ALREADY_ATTACHED":
+            raise _setup(exc, f"attach HNS endpoint {endpoint_id} to container "
+                              f"{container}") from None
+
+
+def _detach_container(client: HnsClient, endpoint_id: str, container: str) -> None:
+    try:
+        client.detach_container(endpoint_id, container)
+    except _hcn_error_class() as exc:
+        if exc.name not in ("HCN_E_ENDPOINT_NOT_ATTACHED", "HCN_E_ENDPOINT_NOT_FOUND"):
+            raise _setup(exc, f"detach HNS endpoint {endpoint_id} from container "
+                              f"{container}") from None
+
+
+def _delete_endpoint_v1(client: HnsClient, endpoint_id: str) -> None:
+    try:
+        client.delete_endpoint_v1(endpoint_id)
+    except _hcn_error_class() as exc:
+        # Azure CNI's v1 DEL takes "not found" as done: the endpoint is gone already.
+        if exc.name != "HCN_E_ENDPOINT_NOT_FOUND":
+            raise _setup(exc, f"delete HNS endpoint {endpoint_id}") from None
+
+
+def _remove_endpoint_v1(client: HnsClient, endpoint: dict[str, Any]) -> None:
+    """Detach a v1 endpoint (HNSEndpoint JSON) from every container holding it, then delete
+    it: the v1 DEL."""
+    endpoint_id = str(endpoint["ID"])
+    namespace = (endpoint.get("Namespace") or {}).get("ID")
+    if namespace:  # a v2 pod's endpoint of the same name (the netconf changed): its way out
+        _detach(client, str(namespace), endpoint_id)
+    _detach_holders(client, endpoint_id, endpoint.get("SharedContainers") or ())
+    _delete_endpoint_v1(client, endpoint_id)
+
+
+def _detach_holders(client: HnsClient, endpoint_id: str, containers: Any) -> None:
+    """Detach the endpoint from each container; a refused detach does not stop the delete
+    that follows (it takes the attachment with it, as Azure CNI's v1 DEL, which deletes
+    without detaching, relies on; amazon-vpc-cni-plugins#48 leaked endpoints otherwise)."""
+    for container in containers:
+        try:
+            _detach_container(client, endpoint_id, str(container))
+        except errors.CniError:
+            continue
+
+
+def _api_of(record: dict[str, object] | None, hns: HnsConf) -> str | None:
+    """The HNS API an attachment was made with: stored in its state, or, for a record of a
+    crashed ADD (no state yet), decided from its stored netconf and CNI_NETNS as that ADD
+    decided it; None with no record at all (HNS then says what to undo)."""
+    if record is None:
+        return None
+    api = _backend_state(record).get("api")
+    if api in APIS:
+        return str(api)
+    return "v2" if hns.api == "v2" and is_guid(str(record.get("netns") or "")) else "v1"
 
 
 def _endpoints_named(client: HnsClient, network_id: str | None,
@@ -469,11 +707,21 @@ def _detach(client: HnsClient, namespace: str, endpoint_id: str) -> None:
 
 
 def _remove_endpoint(client: HnsClient, endpoint: dict[str, Any]) -> None:
-    """Detach an endpoint from its namespace, then delete it (as Azure CNI's HNS v2 DEL)."""
+    """Detach an endpoint (HCN v2 JSON) from its namespace, then delete it (as Azure CNI's
+    HNS v2 DEL). One in no namespace may be held by containers through HNS v1 (a v1 pod
+    whose record is gone): it is detached from them first, as the v1 DEL does."""
     endpoint_id = str(endpoint["ID"])
     namespace = endpoint.get("HostComputeNamespace")
     if namespace:
         _detach(client, str(namespace), endpoint_id)
+    else:
+        try:
+            held = client.get_endpoint_v1(endpoint_id)
+        except _hcn_error_class() as exc:
+            if exc.name == "HCN_E_ENDPOINT_NOT_FOUND":
+                return
+            raise _setup(exc, f"read HNS endpoint {endpoint_id}") from None
+        _detach_holders(client, endpoint_id, held.get("SharedContainers") or ())
     _delete_endpoint(client, endpoint_id)
 
 
@@ -549,6 +797,15 @@ def _routes_of_endpoint(endpoint: dict[str, Any]) -> list[tuple[str, str | None]
         hop = gateways.get(address.version)
         if hop is not None:
             out.append((f"{address}/{address.max_prefixlen}", hop))
+    return out
+
+
+def _routes_of_endpoint_v1(endpoint: dict[str, Any]) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for address, gateway, full in (("IPAddress", "GatewayAddress", 32),
+                                   ("IPv6Address", "GatewayAddressV6", 128)):
+        if endpoint.get(address) and endpoint.get(gateway):
+            out.append((f"{endpoint[address]}/{full}", str(endpoint[gateway])))
     return out
 
 

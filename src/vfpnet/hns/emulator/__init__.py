@@ -16,6 +16,12 @@ Public API (names are stable; the client protocol `vfpnet.hns.client.HnsClient`)
     emu.list_namespaces(query=None) -> list[dict]; emu.modify_namespace(id, request) -> dict
     emu.delete_namespace(id)
     emu.attach_endpoint(namespace_id, endpoint_id); emu.detach_endpoint(namespace_id, endpoint_id)
+    emu.create_network_v1(settings) -> dict   # HNS v1 (HNSNetwork/HNSEndpoint JSON in and
+    emu.get_network_v1(id) -> dict            # out; the same objects the v2 calls see)
+    emu.list_networks_v1() -> list[dict];     emu.delete_network_v1(id)
+    emu.create_endpoint_v1(settings) -> dict;  emu.get_endpoint_v1(id) -> dict
+    emu.list_endpoints_v1() -> list[dict];    emu.delete_endpoint_v1(id)
+    emu.attach_container(endpoint_id, container_id); emu.detach_container(endpoint_id, container_id)
     emu.add_route(route: HostRoute); emu.delete_route(route: HostRoute)
     emu.list_routes() -> list[HostRoute]  # .destination_prefix .next_hop .interface_index .metric
     emu.inject_fault(operation, nth, hresult); emu.clear_faults()
@@ -31,8 +37,8 @@ State: one SQLite file in WAL mode; each call is one transaction (`BEGIN IMMEDIA
 calls that change state, deferred for get/list) with a busy timeout, so any number of
 processes share the file and a failed call changes nothing.
 Tables are named `hns_*` (hns_meta, hns_networks, hns_endpoints, hns_namespaces,
-hns_addresses, hns_routes, hns_faults); other components may keep their own tables in the
-same file under their own prefix.
+hns_addresses, hns_container_attachments, hns_routes, hns_faults); other components may
+keep their own tables in the same file under their own prefix.
 
 Behaviour chosen where the public record is unclear:
 - an address already used by another endpoint of the network: HCN_E_PORT_ALREADY_EXISTS
@@ -55,10 +61,14 @@ Behaviour chosen where the public record is unclear:
   EnableNonPersistent (8); persistent networks, namespaces (emptied) and host routes stay.
   `restart(reboot=True)` also drops the namespaces and the host routes (routes added
   without -p live in the active store only);
+- v1 calls (see v1endpoints.py): a container attachment is recorded per (endpoint,
+  container); attaching again: HCN_E_ENDPOINT_ALREADY_ATTACHED, detaching one not there:
+  HCN_E_ENDPOINT_NOT_ATTACHED; a v1 endpoint is a v2 endpoint and the reverse;
 - attaching a remote endpoint to a namespace: HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION;
   attaching one already in a namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS;
 - an endpoint filter on `State` (hcsshim's v1 EndpointState, as Azure NPM queries) sees 3
-  (AttachedSharing) for endpoints in a namespace and 1 (Created) for the others;
+  (AttachedSharing) for endpoints in a namespace or held by several containers, 2
+  (Attached) for one held by one container (v1 attach) and 1 (Created) for the others;
 - policy Types are matched without regard to case (Calico's CNI sends `SDNROUTE`) and
   kept as sent;
 - unknown ids (GUID or not) are HCN_E_NETWORK_NOT_FOUND / HCN_E_ENDPOINT_NOT_FOUND; an
@@ -72,6 +82,8 @@ Package layout (one idea per module; see each module's docstring):
     query.py      HCN query Filters as predicates
     networks.py   networks;  endpoints.py endpoints;  addresses.py address claim/allocation
     namespaces.py namespaces and endpoint attachment;  routes.py the host route table
+    v1endpoints.py the HNS v1 endpoint calls and container attachment
+    v1networks.py  the HNS v1 network calls
     lifecycle.py  injected faults, service restart, reboot
     api.py        the `Emulator` class delegating to the above
 """

@@ -90,6 +90,61 @@ class Emulator:
     def delete_endpoint(self, endpoint_id: str) -> None:
         endpoints.delete_endpoint(self._store, endpoint_id)
 
+    # ---- networks through the HNS v1 API (the same objects; imported when first used, so
+    # a v2 caller such as the CNI plugin does not pay for them) ----
+
+    def create_network_v1(self, settings: _Settings) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1networks
+
+        return v1networks.create_network_v1(self._store, settings)
+
+    def get_network_v1(self, network_id: str) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1networks
+
+        return v1networks.get_network_v1(self._store, network_id)
+
+    def list_networks_v1(self) -> list[dict[str, Any]]:
+        from vfpnet.hns.emulator import v1networks
+
+        return v1networks.list_networks_v1(self._store)
+
+    def delete_network_v1(self, network_id: str) -> None:
+        from vfpnet.hns.emulator import v1networks
+
+        v1networks.delete_network_v1(self._store, network_id)
+
+    # ---- endpoints through the HNS v1 API (the same objects) ----
+
+    def create_endpoint_v1(self, settings: _Settings) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1endpoints
+
+        return v1endpoints.create_endpoint_v1(self._store, settings)
+
+    def get_endpoint_v1(self, endpoint_id: str) -> dict[str, Any]:
+        from vfpnet.hns.emulator import v1endpoints
+
+        return v1endpoints.get_endpoint_v1(self._store, endpoint_id)
+
+    def list_endpoints_v1(self) -> list[dict[str, Any]]:
+        from vfpnet.hns.emulator import v1endpoints
+
+        return v1endpoints.list_endpoints_v1(self._store)
+
+    def delete_endpoint_v1(self, endpoint_id: str) -> None:
+        from vfpnet.hns.emulator import v1endpoints
+
+        v1endpoints.delete_endpoint_v1(self._store, endpoint_id)
+
+    def attach_container(self, endpoint_id: str, container_id: str) -> None:
+        from vfpnet.hns.emulator import v1endpoints
+
+        v1endpoints.attach_container(self._store, endpoint_id, container_id)
+
+    def detach_container(self, endpoint_id: str, container_id: str) -> None:
+        from vfpnet.hns.emulator import v1endpoints
+
+        v1endpoints.detach_container(self._store, endpoint_id, container_id)
+
     # ---- namespaces ----
 
     def create_namespace(self, settings: _Settings | None = None) -> dict[str, Any]:

@@ -62,62 +62,68 @@ def create_endpoint(
 
         data = endpoint_v1_to_v2(data)
     endpoint = decode_as(HostComputeEndpoint, data, "endpoint")
-    version = store.version
     with store.op("create_endpoint") as db:
-        net_doc = network_doc(db, network_id)
-        network = decode_as(HostComputeNetwork, net_doc, "network")
-        nid = net_doc["ID"]
-        validate_endpoint_policies(
-            endpoint.policies or (), version, set_policy_ids(network.policies or ())
-        )
-        eid = new_or_given_id(endpoint.id)
-        if db.execute("SELECT 1 FROM hns_endpoints WHERE id = ?", (eid,)).fetchone():
-            raise hcn_error("HCN_E_ENDPOINT_ALREADY_ATTACHED", f"endpoint ID {eid} exists")
-        doc = encode(endpoint)
-        doc.pop("HostComputeNamespace", None)  # read-only: set by attaching
-        remote = bool((endpoint.flags or 0) & ENDPOINT_FLAG_REMOTE)
-        if remote:
-            if not endpoint.ip_configurations:
+        return insert_endpoint(db, store, network_id, endpoint)
+
+
+def insert_endpoint(
+    db: sqlite3.Connection, store: Store, network_id: str, endpoint: HostComputeEndpoint
+) -> dict[str, Any]:
+    """Check and store `endpoint` in network `network_id`, inside the caller's transaction
+    (the v2 and the v1 create both end here: HNS keeps one kind of endpoint)."""
+    version = store.version
+    net_doc = network_doc(db, network_id)
+    network = decode_as(HostComputeNetwork, net_doc, "network")
+    nid = net_doc["ID"]
+    validate_endpoint_policies(
+        endpoint.policies or (), version, set_policy_ids(network.policies or ())
+    )
+    eid = new_or_given_id(endpoint.id)
+    if db.execute("SELECT 1 FROM hns_endpoints WHERE id = ?", (eid,)).fetchone():
+        raise hcn_error("HCN_E_ENDPOINT_ALREADY_ATTACHED", f"endpoint ID {eid} exists")
+    doc = encode(endpoint)
+    doc.pop("HostComputeNamespace", None)  # read-only: set by attaching
+    remote = bool((endpoint.flags or 0) & ENDPOINT_FLAG_REMOTE)
+    if remote:
+        if not endpoint.ip_configurations:
+            raise hcn_error("HCN_E_INVALID_ENDPOINT", "a remote endpoint needs IpConfigurations")
+        for i, cfg in enumerate(endpoint.ip_configurations):
+            try:
+                address = ipaddress.ip_address(cfg.ip_address or "")
+            except ValueError:
                 raise hcn_error(
-                    "HCN_E_INVALID_ENDPOINT", "a remote endpoint needs IpConfigurations"
-                )
-            for i, cfg in enumerate(endpoint.ip_configurations):
-                try:
-                    address = ipaddress.ip_address(cfg.ip_address or "")
-                except ValueError:
-                    raise hcn_error(
-                        "HCN_E_INVALID_IP",
-                        f"IpConfigurations[{i}].IpAddress {cfg.ip_address!r}",
-                    ) from None
-                check_prefix_length(address, cfg.prefix_length, version, f"IpConfigurations[{i}]")
-        elif endpoint.ip_configurations:
-            configs = []
-            for i, cfg in enumerate(endpoint.ip_configurations):
-                where = f"IpConfigurations[{i}]"
-                address, subnet = check_endpoint_address(cfg.ip_address, network, version, where)
-                check_prefix_length(address, cfg.prefix_length, version, where)
-                claim(db, nid, str(address), eid)
-                out = encode(cfg)
-                out["IpAddress"] = str(address)
-                if subnet is not None:
-                    out.setdefault("PrefixLength", subnet.prefixlen)
-                configs.append(out)
-            doc["IpConfigurations"] = configs
-        else:
-            doc["IpConfigurations"] = allocate(db, network, nid, eid)
-        _check_port_mappings(db, nid, endpoint, eid)
-        doc.pop("ID", None)
-        doc = {
-            "ID": eid,
-            "HostComputeNetwork": nid,
-            **{k: v for k, v in doc.items() if k != "HostComputeNetwork"},
-        }
-        doc.setdefault("MacAddress", _mac_for(eid))
-        doc.setdefault("SchemaVersion", SCHEMA_VERSION)
-        db.execute(
-            "INSERT INTO hns_endpoints VALUES (?, ?, ?, ?)",
-            (eid, nid, dump(doc), next_seq(db, "hns_endpoints")),
-        )
+                    "HCN_E_INVALID_IP",
+                    f"IpConfigurations[{i}].IpAddress {cfg.ip_address!r}",
+                ) from None
+            check_prefix_length(address, cfg.prefix_length, version, f"IpConfigurations[{i}]")
+    elif endpoint.ip_configurations:
+        configs = []
+        for i, cfg in enumerate(endpoint.ip_configurations):
+            where = f"IpConfigurations[{i}]"
+            address, subnet = check_endpoint_address(cfg.ip_address, network, version, where)
+            check_prefix_length(address, cfg.prefix_length, version, where)
+            claim(db, nid, str(address), eid)
+            out = encode(cfg)
+            out["IpAddress"] = str(address)
+            if subnet is not None:
+                out.setdefault("PrefixLength", subnet.prefixlen)
+            configs.append(out)
+        doc["IpConfigurations"] = configs
+    else:
+        doc["IpConfigurations"] = allocate(db, network, nid, eid)
+    _check_port_mappings(db, nid, endpoint, eid)
+    doc.pop("ID", None)
+    doc = {
+        "ID": eid,
+        "HostComputeNetwork": nid,
+        **{k: v for k, v in doc.items() if k != "HostComputeNetwork"},
+    }
+    doc.setdefault("MacAddress", _mac_for(eid))
+    doc.setdefault("SchemaVersion", SCHEMA_VERSION)
+    db.execute(
+        "INSERT INTO hns_endpoints VALUES (?, ?, ?, ?)",
+        (eid, nid, dump(doc), next_seq(db, "hns_endpoints")),
+    )
     return doc
 
 
@@ -201,13 +207,15 @@ def delete_endpoint(store: Store, endpoint_id: str) -> None:
 
 
 def remove_endpoint(db: sqlite3.Connection, eid: str) -> None:
-    """Drop endpoint `eid` with its addresses and its place in a namespace (if any)."""
+    """Drop endpoint `eid` with its addresses, its place in a namespace (if any) and its
+    container attachments (v1)."""
     row = db.execute("SELECT doc FROM hns_endpoints WHERE id = ?", (eid,)).fetchone()
     if row is not None:
         ns = json.loads(row[0]).get("HostComputeNamespace")
         if ns:
             namespace_drop_endpoint(db, ns, eid)
     db.execute("DELETE FROM hns_addresses WHERE endpoint_id = ?", (eid,))
+    db.execute("DELETE FROM hns_container_attachments WHERE endpoint_id = ?", (eid,))
     db.execute("DELETE FROM hns_endpoints WHERE id = ?", (eid,))
 
 

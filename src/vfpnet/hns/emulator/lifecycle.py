@@ -42,6 +42,7 @@ def restart(store: Store, reboot: bool = False) -> None:
     with store.write() as db:
         db.execute("DELETE FROM hns_endpoints")
         db.execute("DELETE FROM hns_addresses")
+        db.execute("DELETE FROM hns_container_attachments")
         if reboot:
             db.execute("DELETE FROM hns_namespaces")
             db.execute("DELETE FROM hns_routes")

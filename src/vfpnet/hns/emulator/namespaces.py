@@ -3,7 +3,8 @@
 Why apart: a namespace's `Resources` list and an endpoint's `HostComputeNamespace` are
 the two sides of one attachment, and only this module changes both together.
 Attaching a remote endpoint: HCN_E_INVALID_REMOTE_ENDPOINT_OPERATION; attaching one
-already in a namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS.
+already in a namespace: HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS; one attached to a
+container through the v1 API: HCN_E_ENDPOINT_ALREADY_ATTACHED.
 """
 
 from __future__ import annotations
@@ -120,6 +121,12 @@ def _attach(db: sqlite3.Connection, ns: dict[str, Any], endpoint_id: str) -> Non
         raise hcn_error(
             "HCN_E_ENDPOINT_NAMESPACE_ALREADY_EXISTS",
             f"endpoint {ep['ID']} is in namespace {ep['HostComputeNamespace']}",
+        )
+    if db.execute(
+        "SELECT 1 FROM hns_container_attachments WHERE endpoint_id = ?", (ep["ID"],)
+    ).fetchone():
+        raise hcn_error(
+            "HCN_E_ENDPOINT_ALREADY_ATTACHED", f"endpoint {ep['ID']} is attached to a container"
         )
     ep["HostComputeNamespace"] = ns["ID"]
     db.execute("UPDATE hns_endpoints SET doc = ? WHERE id = ?", (dump(ep), ep["ID"]))

@@ -9,6 +9,7 @@ HCN_E_POLICY_ALREADY_EXISTS), Update replaces the policies with the same SetPoli
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,21 +56,27 @@ def create_network(store: Store, settings: Mapping[str, Any] | str | bytes) -> d
         data = network_v1_to_v2(data)
     network = decode_as(HostComputeNetwork, data, "network")
     validate_network(network, store.version)
+    with store.op("create_network") as db:
+        return insert_network(db, network)
+
+
+def insert_network(db: sqlite3.Connection, network: HostComputeNetwork) -> dict[str, Any]:
+    """Store a checked network inside the caller's transaction (the v2 and the v1 create
+    both end here: HNS keeps one kind of network); its ID and Name must be new."""
     doc = encode(network)
     doc["Type"] = network_type_name(network.type)
-    with store.op("create_network") as db:
-        nid = new_or_given_id(network.id)
-        if db.execute("SELECT 1 FROM hns_networks WHERE id = ?", (nid,)).fetchone():
-            raise hcn_error("HCN_E_NETWORK_ALREADY_EXISTS", f"network ID {nid} exists")
-        name = network.name or ""
-        if name and db.execute("SELECT 1 FROM hns_networks WHERE name = ?", (name,)).fetchone():
-            raise hcn_error("HCN_E_NETWORK_ALREADY_EXISTS", f"network Name {name!r} exists")
-        doc = {"ID": nid, **{k: v for k, v in doc.items() if k != "ID"}}
-        doc.setdefault("SchemaVersion", SCHEMA_VERSION)
-        db.execute(
-            "INSERT INTO hns_networks VALUES (?, ?, ?, ?)",
-            (nid, name, dump(doc), next_seq(db, "hns_networks")),
-        )
+    nid = new_or_given_id(network.id)
+    if db.execute("SELECT 1 FROM hns_networks WHERE id = ?", (nid,)).fetchone():
+        raise hcn_error("HCN_E_NETWORK_ALREADY_EXISTS", f"network ID {nid} exists")
+    name = network.name or ""
+    if name and db.execute("SELECT 1 FROM hns_networks WHERE name = ?", (name,)).fetchone():
+        raise hcn_error("HCN_E_NETWORK_ALREADY_EXISTS", f"network Name {name!r} exists")
+    doc = {"ID": nid, **{k: v for k, v in doc.items() if k != "ID"}}
+    doc.setdefault("SchemaVersion", SCHEMA_VERSION)
+    db.execute(
+        "INSERT INTO hns_networks VALUES (?, ?, ?, ?)",
+        (nid, name, dump(doc), next_seq(db, "hns_networks")),
+    )
     return doc
 
 
@@ -134,8 +141,8 @@ def _modified_network_policies(
     return [encode(p) for p in result]
 
 
-def delete_network(store: Store, network_id: str) -> None:
-    with store.op("delete_network") as db:
+def delete_network(store: Store, network_id: str, operation: str = "delete_network") -> None:
+    with store.op(operation) as db:
         doc = network_doc(db, network_id)
         nid = doc["ID"]
         for (eid,) in db.execute(

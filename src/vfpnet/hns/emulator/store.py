@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS hns_routes (
     destination TEXT NOT NULL, next_hop TEXT NOT NULL, interface_index INTEGER NOT NULL,
     metric INTEGER NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (destination, next_hop, interface_index));
+CREATE TABLE IF NOT EXISTS hns_container_attachments (
+    endpoint_id TEXT NOT NULL, container_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (endpoint_id, container_id));
 CREATE TABLE IF NOT EXISTS hns_faults (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, operation TEXT NOT NULL, nth INTEGER NOT NULL,
     calls INTEGER NOT NULL DEFAULT 0, hresult INTEGER NOT NULL);
