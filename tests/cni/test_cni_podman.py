@@ -266,9 +266,11 @@ def test_podman_calls_go_through_the_cni_server(podman: Podman) -> None:
             assert res.returncode == 0 and "pong" in res.stdout, res.stderr
         finally:
             podman.run("rm", "-f", "-t", "0", name, socket_path=sock)
-        calls = log.read_text()
-        assert calls.count("ADD container=") == 2 and calls.count("exit=0") >= 4, calls
-        assert "DEL container=" in calls
+        calls = [line for line in log.read_text().splitlines() if " container=" in line]
+        assert sum(" ADD container=" in line for line in calls) == 2, calls
+        assert all("exit=0" in line for line in calls), calls
+        # DEL may come from conmon's `podman container cleanup`, whose environment is not
+        # ours (then the front runs it in-process): nothing is left either way (below)
     finally:
         server.terminate()
         assert server.wait(timeout=30) == 0

@@ -178,7 +178,7 @@ def test_l2bridge_and_transparent_make_no_host_routes(node: HnsNode, mode: str) 
     assert network["Type"] == "L2Bridge"
 
 
-def test_l2bridge_with_hns_v1_makes_an_endpoint_the_runtime_attaches(node: HnsNode) -> None:
+def test_l2bridge_with_hns_v1_makes_a_v1_endpoint_outside_any_namespace(node: HnsNode) -> None:
     conf = node.netconf("l2bridge", hns={"api": "v1", "state": str(node.hns_state)})
     node.add(conf, "c1", node.namespace())
 
