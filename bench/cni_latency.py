@@ -33,11 +33,19 @@ REFERENCE_DIR = "/usr/lib/cni"
 VFPNET = str(Path(sys.executable).with_name("vfpnet"))
 
 
+def _subnet6(subnet: str) -> str:
+    """The IPv6 twin of 10.244.X.0/24: fd00:244:X::/64 (private, inside our namespaces)."""
+    return f"fd00:244:{subnet.split('.')[2]}::/64"
+
+
 def _conf(name: str, kind: str, subnet: str, tmp: Path, prefix: str,
-          mode: str = "l2bridge", version: str = "1.0.0") -> bytes:
+          mode: str = "l2bridge", version: str = "1.0.0", dual: bool = False) -> bytes:
+    ranges: list[list[dict[str, str]]] = [[{"subnet": subnet}]]
+    if dual:
+        ranges.append([{"subnet": _subnet6(subnet)}])
     conf: dict[str, object] = {
         "cniVersion": version, "name": name, "type": kind,
-        "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
+        "ipam": {"type": "host-local", "ranges": ranges,
                  "dataDir": str(tmp / f"ipam-{kind}")},
     }
     if kind == "bridge":
@@ -83,6 +91,8 @@ def main() -> int:
     parser.add_argument("--also-mode", default="l2bridge",
                         choices=("l2bridge", "transparent", "transparent-tunnel"),
                         help="the mode the --also executables are timed in")
+    parser.add_argument("--dual-stack", action="store_true",
+                        help="every network gets an IPv6 range too (fd00:244:X::/64)")
     parser.add_argument("--no-server", action="store_true",
                         help="time vfpnet only without `vfpnet cni serve`")
     opts = parser.parse_args()
@@ -99,15 +109,19 @@ def main() -> int:
     Plugin = tuple[str, bytes, dict[str, str]]
     plugins: dict[str, Plugin] = {
         "reference": (f"{REFERENCE_DIR}/bridge",
-                      _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix), {}),
+                      _conf(f"{prefix}r", "bridge", "10.244.62.0/24", tmp, prefix,
+                            dual=opts.dual_stack), {}),
     }
+    tunnels6: list[str] = []  # IPv6 gateways (each subnet's first host) behind the uplink
     modes = ["l2bridge"] + (["transparent", "transparent-tunnel"] if opts.all_modes else [])
     net = 0
     for mode in modes:
         for way, extra in ways.items():
             plugins[f"vfpnet {mode} ({way})"] = (
                 opts.vfpnet, _conf(f"{prefix}m{net}", "vfpnet", f"10.244.{63 + net}.0/24", tmp,
-                                   prefix, mode, opts.cni_version), extra)
+                                   prefix, mode, opts.cni_version, opts.dual_stack), extra)
+            if mode == "transparent-tunnel":
+                tunnels6.append(_subnet6(f"10.244.{63 + net}.0/24").replace("::/64", "::1"))
             net += 1
     for i, spec in enumerate(opts.also):
         label, _, exe = spec.partition("=")
@@ -128,6 +142,12 @@ def main() -> int:
                     ["addr", "add", "10.244.60.2/24", "dev", "uplink"],
                     ["link", "set", "uplink", "up"], ["link", "set", "uplinkp", "up"]):
             subprocess.run(["ip", "-n", node, *cmd], check=True)
+        if opts.dual_stack:
+            subprocess.run(["ip", "-n", node, "-6", "addr", "add", "fd00:244:60::2/64", "dev",
+                            "uplink", "nodad"], check=True)
+            for gateway in tunnels6:
+                subprocess.run(["ip", "-n", node, "-6", "route", "add", f"{gateway}/128", "dev",
+                                "uplink"], check=True)
         if "server" in ways:
             server = subprocess.Popen([opts.vfpnet, "cni", "serve", "--socket", sock],
                                       stderr=subprocess.DEVNULL)
@@ -164,7 +184,8 @@ def main() -> int:
         subprocess.run(["ip", "netns", "del", node], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"CNI latency, {opts.rounds} interleaved rounds, milliseconds "
-          f"(vfpnet vs reference bridge; both with host-local IPAM; {os.cpu_count()} CPUs)")
+          f"(vfpnet vs reference bridge; both with host-local IPAM"
+          f"{', dual-stack' if opts.dual_stack else ''}; {os.cpu_count()} CPUs)")
     print(f"{'op':<5}{'plugin':<40}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}")
     for op in ("ADD", "DEL"):
         ref = times[("reference", op)]

@@ -19,7 +19,7 @@ interfaces = st.one_of(
 candidates = st.one_of(st.none(), st.ip_addresses(v=4), st.ip_addresses(v=6))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(interface=interfaces, configured=candidates, from_ipam=candidates)
 def test_a_chosen_gateway_is_a_host_of_the_pod_subnet_other_than_the_pod(
     interface: ipaddress.IPv4Interface | ipaddress.IPv6Interface,
@@ -38,7 +38,7 @@ def test_a_chosen_gateway_is_a_host_of_the_pod_subnet_other_than_the_pod(
             f"first host of {interface.network}",
         )), exc.msg
         return
-    gateway = chosen.gateway
+    gateway = ipaddress.ip_address(chosen.gateway)
     assert gateway in interface.network and gateway != interface.ip
     assert not gateway.is_unspecified
     if interface.network.num_addresses > 2:
@@ -51,6 +51,19 @@ def test_a_chosen_gateway_is_a_host_of_the_pod_subnet_other_than_the_pod(
     else:
         assert gateway == interface.network.network_address + 1
     assert chosen.host_prefix == f"{interface.ip}/{interface.ip.max_prefixlen}"
+    assert chosen.subnet == str(interface.network)
+    assert chosen.address == str(interface.ip)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(value=st.one_of(st.integers(0, 2**128 - 1),
+                       # runs of zero groups of every length and place
+                       st.lists(st.sampled_from([0, 0, 0, 1, 0xFFFF]), min_size=8, max_size=8)
+                       .map(lambda gs: sum(g << (112 - 16 * i) for i, g in enumerate(gs)))))
+def test_ipv6_text_is_the_ipaddress_modules(value: int) -> None:
+    from vfpnet.cni.gateway import _text
+
+    assert _text(6, value) == str(ipaddress.IPv6Address(value))
 
 
 @pytest.mark.parametrize(

@@ -214,3 +214,36 @@ def test_member_goes_in_over_netlink_only_when_the_steering_rule_for_the_mark_is
                 nft.close()
         finally:
             nf.close()
+
+
+def test_ipv6_members_over_netlink_and_one_batch_across_both_families(
+    two_ns: tuple[str, str],
+) -> None:
+    host_ns, _ = two_ns
+    with Enter(f"/var/run/netns/{host_ns}"):
+        nl, nft = _steering_node(host_ns, 0x100000)
+        subprocess.run(["ip", "-n", host_ns, "-6", "addr", "add", "fd00:244:78::2/64", "dev",
+                        "up0", "nodad"], check=True)
+        nf = NfNetlink()
+        try:
+            # no ip6 objects yet: the fast path declines and changes nothing
+            assert steering.add_member_if_ready(nf, 0x100000, "fd00:244:78::5", "vfpa") is False
+            index = nl.link_index("up0")
+            assert index is not None
+            steering.ensure_node(nft, nl, mark=0x100000, table=129, priority=1029,
+                                 gateway="fd00:244:78::1", uplink_index=index)
+            assert steering.add_member_if_ready(nf, 0x100000, "fd00:244:78::5", "vfpa") is True
+            assert steering.add_member_if_ready(nf, 0x100000, "10.244.78.5", "vfpa") is True
+            assert sorted(steering.members(nft)) == [("10.244.78.5", "vfpa"),
+                                                     ("fd00:244:78::5", "vfpa")]
+            # one batch, both families: a missing IPv6 member keeps the IPv4 one too
+            assert steering.discard_members(nf, [("10.244.78.5", "vfpa"),
+                                                 ("fd00:244:78::9", "vfpa")]) is False
+            assert len(steering.members(nft)) == 2
+            assert steering.discard_members(nf, [("10.244.78.5", "vfpa"),
+                                                 ("fd00:244:78::5", "vfpa")]) is True
+            assert steering.members(nft) == []
+        finally:
+            nf.close()
+            nl.close()
+            nft.close()

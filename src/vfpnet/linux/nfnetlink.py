@@ -22,6 +22,7 @@ NFT_MSG_GETRULE = 7
 NFT_MSG_NEWSETELEM = 12
 NFT_MSG_DELSETELEM = 14
 NFPROTO_IPV4 = 2
+NFPROTO_IPV6 = 10
 
 NLM_F_REQUEST = 0x1
 NLM_F_MULTI = 0x2
@@ -65,12 +66,20 @@ def _str(kind: int, text: str) -> bytes:
 
 
 def addr_ifname_key(address: str, ifname: str) -> bytes:
-    """The key of an `ipv4_addr . ifname` element: 4 address bytes, then IFNAMSIZ name bytes
-    (each part of a concatenation fills whole 32-bit registers)."""
+    """The key of an `ipv4_addr . ifname` (or `ipv6_addr . ifname`) element: 4 (16) address
+    bytes, then IFNAMSIZ name bytes (each part of a concatenation fills whole 32-bit
+    registers). The length tells the family apart (`key_family`)."""
     name = ifname.encode()
     if len(name) >= IFNAMSIZ:
         raise ValueError(f"interface name {ifname!r} is too long")
-    return _socket.inet_aton(address) + name.ljust(IFNAMSIZ, b"\0")
+    packed = (_socket.inet_pton(_socket.AF_INET6, address) if ":" in address
+              else _socket.inet_aton(address))
+    return packed + name.ljust(IFNAMSIZ, b"\0")
+
+
+def key_family(key: bytes) -> int:
+    """NFPROTO_IPV6 for a key made of an IPv6 address and a name, else NFPROTO_IPV4."""
+    return NFPROTO_IPV6 if len(key) == 16 + IFNAMSIZ else NFPROTO_IPV4
 
 
 def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
@@ -107,15 +116,15 @@ class NfNetlink:
         return _HDR.pack(16 + len(head) + len(body), kind, flags | NLM_F_REQUEST,
                          self.seq, 0) + head + body
 
-    def _batch(self, kind: int, flags: int, bodies: list[bytes], what: str) -> None:
-        """Send `bodies` as messages of `kind` in one batch (all or nothing); wait for
-        every ack; the first error raises."""
+    def _batch(self, kind: int, flags: int, bodies: list[tuple[int, bytes]], what: str) -> None:
+        """Send `bodies` ((family, body) pairs) as messages of `kind` in one batch (all or
+        nothing, across families too); wait for every ack; the first error raises."""
         begin = self._msg(NFNL_MSG_BATCH_BEGIN, 0, 0, b"", NFNL_SUBSYS_NFTABLES)
         seqs = []
         msgs = []
-        for body in bodies:
+        for family, body in bodies:
             msgs.append(self._msg((NFNL_SUBSYS_NFTABLES << 8) | kind, flags | NLM_F_ACK,
-                                  NFPROTO_IPV4, body))
+                                  family, body))
             seqs.append(self.seq)
         end = self._msg(NFNL_MSG_BATCH_END, 0, 0, b"", NFNL_SUBSYS_NFTABLES)
         self.sock.send(begin + b"".join(msgs) + end)
@@ -137,31 +146,39 @@ class NfNetlink:
                 raise NfNetlinkError(error, f"{what}: {os.strerror(error)}")
 
     def add_elements(self, table: str, set_name: str, keys: list[bytes]) -> None:
-        """Add elements to set `ip TABLE SET` (existing ones are kept, as `nft add element`)."""
-        self._batch(NFT_MSG_NEWSETELEM, NLM_F_CREATE, [self._elements(table, set_name, keys)],
-                    f"add element to ip {table} {set_name}")
+        """Add elements to set `ip TABLE SET` (IPv4 keys) and `ip6 TABLE SET` (IPv6 keys) in
+        one batch (existing ones are kept, as `nft add element`)."""
+        self._batch(NFT_MSG_NEWSETELEM, NLM_F_CREATE, self._elements(table, set_name, keys),
+                    f"add element to {table} {set_name}")
 
     def delete_elements(self, table: str, set_name: str, keys: list[bytes]) -> None:
-        """Delete elements in one batch: nothing is deleted when one of them is missing
-        (ENOENT, as for a missing table or set)."""
-        self._batch(NFT_MSG_DELSETELEM, 0, [self._elements(table, set_name, keys)],
-                    f"delete element from ip {table} {set_name}")
+        """Delete elements (either family) in one batch: nothing is deleted when one of them
+        is missing (ENOENT, as for a missing table or set)."""
+        self._batch(NFT_MSG_DELSETELEM, 0, self._elements(table, set_name, keys),
+                    f"delete element from {table} {set_name}")
 
     @staticmethod
-    def _elements(table: str, set_name: str, keys: list[bytes]) -> bytes:
-        elems = b"".join(
-            _nested(NFTA_LIST_ELEM, _nested(NFTA_SET_ELEM_KEY, _attr(NFTA_DATA_VALUE, key)))
-            for key in keys
-        )
-        return (_str(NFTA_SET_ELEM_LIST_TABLE, table) + _str(NFTA_SET_ELEM_LIST_SET, set_name)
-                + _nested(NFTA_SET_ELEM_LIST_ELEMENTS, elems))
+    def _elements(table: str, set_name: str, keys: list[bytes]) -> list[tuple[int, bytes]]:
+        """One message body per family of `keys` (a set holds one family's keys)."""
+        out = []
+        for family in (NFPROTO_IPV4, NFPROTO_IPV6):
+            elems = b"".join(
+                _nested(NFTA_LIST_ELEM, _nested(NFTA_SET_ELEM_KEY, _attr(NFTA_DATA_VALUE, key)))
+                for key in keys if key_family(key) == family
+            )
+            if elems:
+                out.append((family, _str(NFTA_SET_ELEM_LIST_TABLE, table)
+                            + _str(NFTA_SET_ELEM_LIST_SET, set_name)
+                            + _nested(NFTA_SET_ELEM_LIST_ELEMENTS, elems)))
+        return out
 
-    def rule_userdata(self, table: str, chain: str) -> list[bytes]:
-        """The userdata (where nft keeps a rule's comment) of each rule of `ip TABLE CHAIN`;
-        raises NfNetlinkError (ENOENT) when the table or chain does not exist."""
+    def rule_userdata(self, table: str, chain: str, family: int = NFPROTO_IPV4) -> list[bytes]:
+        """The userdata (where nft keeps a rule's comment) of each rule of chain `TABLE CHAIN`
+        of `family` (NFPROTO_IPV4: `ip`, NFPROTO_IPV6: `ip6`); raises NfNetlinkError
+        (ENOENT) when the table or chain does not exist."""
         body = _str(NFTA_RULE_TABLE, table) + _str(NFTA_RULE_CHAIN, chain)
         self.sock.send(self._msg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE, NLM_F_DUMP,
-                                 NFPROTO_IPV4, body))
+                                 family, body))
         seq = self.seq
         out: list[bytes] = []
         while True:
@@ -177,7 +194,7 @@ class NfNetlink:
                     if mtype == NLMSG_ERROR:
                         err = -struct.unpack_from("=i", data, offset + 16)[0]
                         if err:
-                            raise NfNetlinkError(err, f"list rules of ip {table} {chain}: "
+                            raise NfNetlinkError(err, f"list rules of {table} {chain}: "
                                                       f"{os.strerror(err)}")
                         return out
                     attrs = _attrs(data[offset : offset + size], 16 + _NFGEN.size)

@@ -14,8 +14,7 @@ vfpnet_tunnel` with set `pods` (`ipv6_addr . ifname`) and chain `steer`, an IPv6
 `fwmark MARK/MARK lookup TABLE` and `default via GATEWAY6` in the IPv6 side of TABLE (the
 same mark and table number: the families' rules and routes are separate in the kernel).
 Every function here takes the family from the address it is given (a ':' means IPv6).
-IPv6 members go through libnftables, in one transaction with the node objects
-(`ensure_node`); the raw netlink fast path below is IPv4's.
+Both families' members go over the raw netlink fast path below.
 
 A pod's ADD and DEL touch the set over raw netlink (`vfpnet.linux.nfnetlink`) when the node
 objects are in place, which the rule's comment (naming the mark) shows; only the first ADD
@@ -28,7 +27,13 @@ packet map to one conntrack entry in the same direction (no hairpin tuple clash)
 from __future__ import annotations
 
 from vfpnet.linux.netlink import AF_INET, AF_INET6, Netlink, NetlinkError
-from vfpnet.linux.nfnetlink import NfNetlink, NfNetlinkError, addr_ifname_key
+from vfpnet.linux.nfnetlink import (
+    NFPROTO_IPV4,
+    NFPROTO_IPV6,
+    NfNetlink,
+    NfNetlinkError,
+    addr_ifname_key,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # libnftables is loaded (ctypes) only when the slow path needs it
@@ -83,7 +88,7 @@ def add_member_if_ready(nf: NfNetlink, mark: int, address: str, host_ifname: str
     `mark` (its comment says so); False, with nothing changed, when the node objects are
     missing or different: then `ensure_node` (libnftables) must (re)create them."""
     try:
-        rules = nf.rule_userdata(TABLE, CHAIN)
+        rules = nf.rule_userdata(TABLE, CHAIN, NFPROTO_IPV6 if ":" in address else NFPROTO_IPV4)
     except NfNetlinkError:
         return False
     if len(rules) != 1 or (rule_comment(mark) + "\0").encode() not in rules[0]:

@@ -205,10 +205,10 @@ class HnsBackend:
         out_ips: list[dict[str, object]] = []
         routes: list[dict[str, object]] = []
         for p in addresses:
-            prefix = p.interface.ip.max_prefixlen if slash32 else p.interface.network.prefixlen
+            prefix = p.max_prefixlen if slash32 else p.prefix
             out_ips.append({"address": f"{p.address}/{prefix}", "gateway": str(p.gateway),
                             "interface": 0})
-            default = "0.0.0.0/0" if p.interface.version == 4 else "::/0"
+            default = "0.0.0.0/0" if p.version == 4 else "::/0"
             routes.append({"dst": default, "gw": str(p.gateway)})
         return Added([iface], out_ips, routes, state)
 
@@ -439,7 +439,7 @@ def _ensure_network(client: HnsClient, name: str,
     if network is None:
         subnets = []
         for p in addresses:
-            default = "0.0.0.0/0" if p.interface.version == 4 else "::/0"
+            default = "0.0.0.0/0" if p.version == 4 else "::/0"
             subnets.append({"IpAddressPrefix": p.subnet,
                             "Routes": [{"NextHop": str(p.gateway), "DestinationPrefix": default}]})
         settings = {"Name": name, "Type": "L2Bridge", "SchemaVersion": SCHEMA,
@@ -507,9 +507,9 @@ def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
     configs = []
     routes = []
     for p in addresses:
-        prefix = p.interface.ip.max_prefixlen if slash32 else p.interface.network.prefixlen
+        prefix = p.max_prefixlen if slash32 else p.prefix
         configs.append({"IpAddress": p.address, "PrefixLength": prefix})
-        default = "0.0.0.0/0" if p.interface.version == 4 else "::/0"
+        default = "0.0.0.0/0" if p.version == 4 else "::/0"
         routes.append({"NextHop": str(p.gateway), "DestinationPrefix": default})
     return {"Name": name, "HostComputeNetwork": network_id, "IpConfigurations": configs,
             "Routes": routes, "SchemaVersion": SCHEMA}
@@ -521,8 +521,8 @@ def _endpoint_settings_v1(name: str, network_id: str, addresses: list[PodAddress
     _one_address_per_family(addresses)
     out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id}
     for p in addresses:
-        prefix = p.interface.ip.max_prefixlen if slash32 else p.interface.network.prefixlen
-        keys = (("IPAddress", "PrefixLength", "GatewayAddress") if p.interface.version == 4
+        prefix = p.max_prefixlen if slash32 else p.prefix
+        keys = (("IPAddress", "PrefixLength", "GatewayAddress") if p.version == 4
                 else ("IPv6Address", "IPv6PrefixLength", "GatewayAddressV6"))
         out.update(zip(keys, (p.address, prefix, str(p.gateway)), strict=True))
     return out
@@ -532,7 +532,7 @@ def _one_address_per_family(addresses: list[PodAddress]) -> None:
     """HNS v1 holds one IPv4 and one IPv6 address per endpoint (hcsshim's HNSEndpoint)."""
     seen: dict[int, str] = {}
     for p in addresses:
-        version = p.interface.version
+        version = p.version
         if version in seen:
             raise errors.CniError(
                 errors.INVALID_CONFIG,

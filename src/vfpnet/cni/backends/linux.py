@@ -479,10 +479,19 @@ class LinuxBackend:
                 state["gateway"] = gateway
             if v6 is not None:
                 addr6 = v6.address
-                try:  # IPv6 has no raw netlink fast path: one libnftables transaction
-                    steering.ensure_node(self.nft(), nl, mark=tun.mark, table=tun.table,
-                                         priority=tun.priority, gateway=v6.gateway,
-                                         uplink_index=uplink6, member=(addr6, host))
+                try:
+                    from vfpnet.linux.nfnetlink import NfNetlink
+
+                    with NfNetlink() as nf:
+                        ready = steering.add_member_if_ready(nf, tun.mark, addr6, host)
+                    if ready:
+                        steering.ensure_routing(nl, mark=tun.mark, table=tun.table,
+                                                priority=tun.priority, gateway=v6.gateway,
+                                                uplink_index=uplink6)
+                    else:
+                        steering.ensure_node(self.nft(), nl, mark=tun.mark, table=tun.table,
+                                             priority=tun.priority, gateway=v6.gateway,
+                                             uplink_index=uplink6, member=(addr6, host))
                 except OSError as exc:
                     raise _setup_error(exc, f"steering for {addr6} . {host}") from None
                 finally:
@@ -519,23 +528,17 @@ class LinuxBackend:
 
             try:
                 recorded = [(a, host) for a in _record_addresses(record)] if record else []
-                recorded6 = [m for m in recorded if ":" in m[0]]
-                if recorded6:
-                    recorded = [m for m in recorded if ":" not in m[0]]
-                # one netlink batch for the recorded members; a full sweep by host veth
-                # (libnftables) only when that is not the whole story (no record, or one
-                # was missing)
+                # one netlink batch for the recorded members of both families; a full sweep
+                # by host veth (libnftables) only when that is not the whole story (no
+                # record, or one was missing)
                 nf = NfNetlink()
                 try:
-                    gone = (steering.discard_members(nf, recorded) if recorded
-                            else bool(recorded6))
+                    gone = steering.discard_members(nf, recorded) if recorded else False
                 finally:
                     # Releasing a netfilter socket after a deletion waits for the kernel to
                     # free the element (an RCU grace period, ~15 ms): done by a thread while
                     # this one goes on (IPAM release); the process's exit waits for it.
                     _thread.start_new_thread(nf.close, ())
-                if recorded6:  # IPv6 members: one libnftables transaction
-                    gone = steering.remove_members(self.nft(), recorded6) and gone
                 if not gone:
                     for member in steering.members(self.nft()):
                         if member[1] == host:
