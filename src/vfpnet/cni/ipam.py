@@ -23,6 +23,11 @@ from vfpnet.cni.result import normalize
 
 
 def find_plugin(name: str, path: list[str]) -> str:
+    if not path:
+        raise errors.CniError(
+            errors.INVALID_ENVIRONMENT,
+            f"CNI_PATH: empty, so the IPAM plugin {name!r} (ipam.type) cannot be found",
+        )
     for directory in path:
         candidate = os.path.join(directory, name)
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):

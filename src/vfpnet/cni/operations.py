@@ -111,6 +111,12 @@ def _stored_netconf(conf: NetConf) -> dict[str, object]:
 def add(req: Request) -> dict[str, object]:
     conf, args = req.conf, req.args
     prev = normalize(conf.prev_result, "prevResult") if conf.prev_result else None
+    if conf.backend == "linux" and _is_own_netns(args.netns):
+        raise errors.CniError(
+            errors.INVALID_ENVIRONMENT,
+            f"CNI_NETNS: {args.netns} is the network namespace the plugin runs in, not the "
+            "container's",
+        )
     store = Store(conf.state_dir, conf.name)
     with store.lock():
         old = store.read(args.container_id, args.ifname)
@@ -166,7 +172,23 @@ def add(req: Request) -> dict[str, object]:
         record["backend_state"] = added.state
         record["ips"] = [ip["address"] for ip in added.ips]
         store.write(record)
-    return render(_merge(prev, added.interfaces, added.ips, added.routes), conf.cni_version)
+    merged = _merge(prev, added.interfaces, added.ips, added.routes)
+    # The netconf's `dns` wins over the IPAM answer's, which wins over the previous
+    # plugin's (the reference `bridge` plugin's order).
+    dns = conf.dns or source.result().get("dns")
+    if dns:
+        merged["dns"] = dns
+    return render(merged, conf.cni_version)
+
+
+def _is_own_netns(path: str) -> bool:
+    """True when CNI_NETNS names the namespace this process runs in (skel refuses that too:
+    the pod's interface would be made, and addressed, on the host)."""
+    try:
+        mine, theirs = os.stat("/proc/self/ns/net"), os.stat(path)
+    except OSError:
+        return False  # the backend says what is wrong with an unusable CNI_NETNS
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def _merge(prev: dict[str, object] | None, interfaces: list[dict[str, object]],
@@ -200,8 +222,17 @@ def delete(req: Request) -> None:
             # a mode (the deterministic veth; the IPAM allocation by container id).
             load_backend(conf.backend).delete(req, None)
             if conf.ipam:
-                plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-                ipam.run(plugin, "DEL", req.stdin, dict(os.environ), conf.state_dir)
+                try:
+                    plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
+                except errors.CniError:
+                    # An ADD records itself before it asks IPAM, so without a record it got
+                    # no address: the DEL after an ADD that failed for want of the IPAM
+                    # plugin (or of CNI_PATH) must succeed, or the runtime retries forever.
+                    return
+                # Without CNI_ARGS, as for a recorded attachment (`_env_for`): a release
+                # needs none, and host-local refuses keys it does not know (no IgnoreUnknown)
+                env = {k: v for k, v in os.environ.items() if k != "CNI_ARGS"}
+                ipam.run(plugin, "DEL", req.stdin, env, conf.state_dir)
             return
         _delete_attachment(store, record, req)
 
@@ -240,6 +271,7 @@ def check(req: Request) -> None:
                 f"CHECK: mode: attachment was made in mode {record.get('mode')!r}, "
                 f"configuration says {conf.mode!r}",
             )
+        # Without a prevResult (runtimes always pass one) the record alone says what to expect.
         if conf.prev_result:
             prev = normalize(conf.prev_result, "prevResult")
             listed = {ip["address"] for ip in prev["ips"]}  # type: ignore[attr-defined]
@@ -248,6 +280,11 @@ def check(req: Request) -> None:
                     raise errors.CniError(
                         errors.CHECK_DRIFT, f"CHECK: prevResult.ips lacks address {address}"
                     )
+            names = [i.get("name") for i in prev["interfaces"]]  # type: ignore[attr-defined]
+            if names and args.ifname not in names:
+                raise errors.CniError(
+                    errors.CHECK_DRIFT, f"CHECK: prevResult.interfaces lacks {args.ifname}"
+                )
         if conf.ipam:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
             ipam.run(plugin, "CHECK", req.stdin, dict(os.environ), conf.state_dir)
@@ -256,6 +293,11 @@ def check(req: Request) -> None:
 
 def gc(req: Request) -> None:
     conf = req.conf
+    if version_tuple(conf.cni_version) < (1, 1, 0):
+        raise errors.CniError(
+            errors.INCOMPATIBLE_VERSION,
+            f"cniVersion: GC needs 1.1.0, the configuration has {conf.cni_version}",
+        )
     valid = conf.valid_attachments or set()
     store = Store(conf.state_dir, conf.name)
     problems: list[str] = []
@@ -330,4 +372,6 @@ def status(req: Request) -> None:
             try:
                 ipam.run(plugin, "STATUS", req.stdin, dict(os.environ), conf.state_dir)
             except errors.CniError as exc:
-                raise errors.CniError(errors.NOT_AVAILABLE, exc.msg) from None
+                limited = exc.code == errors.NOT_AVAILABLE_LIMITED
+                code = errors.NOT_AVAILABLE_LIMITED if limited else errors.NOT_AVAILABLE
+                raise errors.CniError(code, exc.msg, exc.details) from None
