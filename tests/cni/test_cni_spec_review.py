@@ -22,12 +22,13 @@ pytestmark = needs_root
 SUBNET_OCTET = 104
 
 
-def run(lab: Lab, env: dict[str, str], conf: object) -> tuple[int, str, dict[str, object]]:
-    """The plugin in the node with exactly `env` (plus PATH): (status, raw stdout, parsed)."""
+def run(lab: Lab, env: dict[str, str], conf: object,
+        binary: str = VFPNET) -> tuple[int, str, dict[str, object]]:
+    """A plugin in the node with exactly `env` (plus PATH): (status, raw stdout, parsed)."""
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     full.update(env)
     stdin = conf if isinstance(conf, str) else json.dumps(conf)
-    res = subprocess.run(["ip", "netns", "exec", lab.node, VFPNET], input=stdin,
+    res = subprocess.run(["ip", "netns", "exec", lab.node, binary], input=stdin,
                          capture_output=True, text=True, env=full, timeout=60)
     assert "Traceback" not in res.stdout + res.stderr, res.stderr
     return res.returncode, res.stdout, json.loads(res.stdout) if res.stdout.strip() else {}
@@ -365,3 +366,168 @@ def test_a_0_2_0_ipam_answer_reads_as_ips_and_routes() -> None:
     with pytest.raises(errors.CniError) as info:
         normalize({"ip4": {"gateway": "10.1.0.1"}}, "ipam")
     assert info.value.code == errors.DECODE_FAILURE and "ipam.ip4.ip" in info.value.msg
+
+
+# -- delegation -----------------------------------------------------------------------
+
+def test_a_failed_ipam_add_is_followed_by_its_del_and_its_code_passes_through(lab: Lab) -> None:
+    bin_dir = lab.tmp / "failbin"
+    bin_dir.mkdir(exist_ok=True)
+    log = lab.tmp / "fail-ipam.log"
+    script = bin_dir / "fail-ipam"
+    script.write_text(f'#!/bin/sh\necho "$CNI_COMMAND" >> {log}\ncat > /dev/null\n'
+                      '[ "$CNI_COMMAND" = ADD ] || exit 0\n'
+                      'echo \'{"cniVersion":"1.1.0","code":11,"msg":"pool busy"}\'\nexit 1\n')
+    script.chmod(0o755)
+    conf = lab.netconf("transparent", cniVersion="1.1.0")
+    conf["ipam"] = {"type": "fail-ipam"}
+    pod = lab.pod()
+    rc, out = lab.run("ADD", conf, "ipamfail", pod, CNI_PATH=str(bin_dir))
+    assert rc == 1 and out is not None and out["code"] == errors.TRY_AGAIN_LATER, out
+    assert "pool busy" in str(out["msg"])
+    assert log.read_text().split() == ["ADD", "DEL"]
+    lab.delete(conf, "ipamfail", pod)
+    leaves_nothing(lab)
+
+
+# -- a libcni-like runtime driving whole conflists ----------------------------------
+
+class Runtime:
+    """What libcni's AddNetworkList/CheckNetworkList/DelNetworkList/GCNetworkList/
+    GetStatusNetworkList do with a conflist: per plugin, `name` and `cniVersion` injected,
+    `runtimeConfig` from declared capabilities, `prevResult` chained on ADD and the cached
+    final result on CHECK and (from 0.4.0) DEL, plugins in reverse for DEL."""
+
+    def __init__(self, lab: Lab, conflist: dict[str, object]) -> None:
+        self.lab = lab
+        self.conflist = conflist
+        self.bin_dir = lab.tmp / "cnibin"
+        self.bin_dir.mkdir(exist_ok=True)
+        for plugin in conflist["plugins"]:  # type: ignore[attr-defined]
+            link = self.bin_dir / plugin["type"]
+            if not link.exists():
+                link.symlink_to(VFPNET if plugin["type"] == "vfpnet"
+                                else f"{CNI_PATH}/{plugin['type']}")
+        for ipam in ("host-local",):
+            if not (self.bin_dir / ipam).exists():
+                (self.bin_dir / ipam).symlink_to(f"{CNI_PATH}/{ipam}")
+        self.cache: dict[str, dict[str, object]] = {}
+
+    @property
+    def version(self) -> str:
+        return str(self.conflist["cniVersion"])
+
+    def _conf(self, plugin: dict[str, object], prev: dict[str, object] | None,
+              caps: dict[str, object], extra: dict[str, object] | None = None
+              ) -> dict[str, object]:
+        conf = dict(plugin, name=self.conflist["name"], cniVersion=self.version)
+        if prev is not None:
+            conf["prevResult"] = prev
+        declared = plugin.get("capabilities") or {}
+        runtime = {k: v for k, v in caps.items() if declared.get(k)}  # type: ignore[attr-defined]
+        if runtime:
+            conf["runtimeConfig"] = runtime
+        conf.update(extra or {})
+        return conf
+
+    def _exec(self, plugin: dict[str, object], command: str, conf: dict[str, object],
+              cid: str = "", netns: str = "", cni_args: str = "") -> dict[str, object]:
+        env = {"CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,
+               "CNI_ARGS": cni_args, "CNI_IFNAME": "eth0" if cid else "",
+               "CNI_PATH": str(self.bin_dir)}
+        rc, stdout, out = run(self.lab, env, conf, str(self.bin_dir / str(plugin["type"])))
+        assert rc == 0, f"{plugin['type']} {command}: {out}"
+        if command != "ADD":
+            assert stdout == "", f"{plugin['type']} {command} printed {stdout!r}"
+        return out
+
+    def add(self, cid: str, pod: str, caps: dict[str, object]) -> dict[str, object]:
+        result: dict[str, object] | None = None
+        for plugin in self.conflist["plugins"]:  # type: ignore[attr-defined]
+            conf = self._conf(plugin, result, caps)
+            result = self._exec(plugin, "ADD", conf, cid, f"/var/run/netns/{pod}",
+                                f"IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME={cid}")
+            assert result["cniVersion"] == self.version
+        assert result is not None
+        self.cache[cid] = result
+        return result
+
+    def check(self, cid: str, pod: str, caps: dict[str, object]) -> None:
+        for plugin in self.conflist["plugins"]:  # type: ignore[attr-defined]
+            self._exec(plugin, "CHECK", self._conf(plugin, self.cache[cid], caps), cid,
+                       f"/var/run/netns/{pod}", "IgnoreUnknown=1")
+
+    def delete(self, cid: str, pod: str | None, caps: dict[str, object]) -> None:
+        cached = self.cache.pop(cid, None) if self.version >= "0.4.0" else None
+        for plugin in reversed(self.conflist["plugins"]):  # type: ignore[call-overload]
+            self._exec(plugin, "DEL", self._conf(plugin, cached, caps), cid,
+                       f"/var/run/netns/{pod}" if pod else "", "IgnoreUnknown=1")
+
+    def gc(self, valid: list[str]) -> None:
+        attachments = [{"containerID": cid, "ifname": "eth0"} for cid in valid]
+        for plugin in self.conflist["plugins"]:  # type: ignore[attr-defined]
+            self._exec(plugin, "GC", dict(plugin, name=self.conflist["name"],
+                                          cniVersion=self.version,
+                                          **{"cni.dev/valid-attachments": attachments,
+                                             "cni.dev/attachments": attachments}))
+
+    def status(self) -> None:
+        for plugin in self.conflist["plugins"]:  # type: ignore[attr-defined]
+            self._exec(plugin, "STATUS", dict(plugin, name=self.conflist["name"],
+                                              cniVersion=self.version))
+
+
+def _vfpnet_plugin(lab: Lab, mode: str) -> dict[str, object]:
+    plugin = lab.netconf(mode)
+    for key in ("cniVersion", "name"):
+        del plugin[key]
+    return dict(plugin, capabilities={"ips": True, "portMappings": True})
+
+
+@pytest.mark.parametrize("version", ["0.3.1", "0.4.0", "1.0.0"])
+def test_conflist_vfpnet_then_tuning_sets_the_mac_and_checks_and_deletes(lab: Lab,
+                                                                        version: str) -> None:
+    rt = Runtime(lab, {
+        "cniVersion": version, "name": f"{lab.prefix}chain",
+        "plugins": [_vfpnet_plugin(lab, "transparent"),
+                    {"type": "tuning", "capabilities": {"mac": True},
+                     "sysctl": {"net.ipv4.conf.eth0.accept_local": "1"}}]})
+    mac = "c2:11:22:33:44:55"
+    caps: dict[str, object] = {"mac": mac, "portMappings": []}
+    pod = lab.pod()
+    cid = "chain" + version.replace(".", "")
+    try:
+        result = rt.add(cid, pod, caps)
+        ifaces = result["interfaces"]
+        assert isinstance(ifaces, list)
+        [inside] = [i for i in ifaces if i.get("sandbox")]
+        assert inside["name"] == "eth0" and inside["mac"] == mac
+        assert mac in in_ns(pod, "ip", "link", "show", "eth0").stdout
+        assert [ip["interface"] for ip in result["ips"]] == [ifaces.index(inside)]  # type: ignore[attr-defined]
+        if version >= "0.4.0":
+            rt.check(cid, pod, caps)
+    finally:
+        rt.delete(cid, pod, caps)
+        rt.delete(cid, pod, caps)  # DEL is repeatable, as the spec requires
+    leaves_nothing(lab)
+
+
+def test_conflist_at_1_1_0_status_add_check_gc_and_del(lab: Lab) -> None:
+    rt = Runtime(lab, {"cniVersion": "1.1.0", "name": f"{lab.prefix}v11",
+                       "plugins": [_vfpnet_plugin(lab, "transparent-tunnel")]})
+    rt.status()
+    pods = [lab.pod(), lab.pod()]
+    try:
+        for i, pod in enumerate(pods):
+            result = rt.add(f"v11p{i}", pod, {})
+            assert "dns" not in result and all("version" not in ip
+                                               for ip in result["ips"])  # type: ignore[attr-defined]
+            rt.check(f"v11p{i}", pod, {})
+        rt.gc(["v11p1"])
+        assert [p.name for p in lab.state_dir.rglob("*.json")] == ["v11p1:eth0.json"]
+        assert len(lab.leftovers()["set_members"]) == 1
+    finally:
+        for i, pod in enumerate(pods):
+            rt.delete(f"v11p{i}", pod, {})
+    rt.gc([])
+    leaves_nothing(lab)

@@ -52,8 +52,14 @@ class _TrackedIpam:
         if self.answered is None:
             try:
                 result = self.call.result()
-            except errors.CniError:
+            except errors.CniError as exc:
                 self.answered = {}
+                # The spec (section 4): a failed delegated ADD is followed by its DEL, so
+                # whatever the IPAM plugin took before failing goes back.
+                try:
+                    self._release()
+                except errors.CniError as release:
+                    exc.details = "; ".join(filter(None, [exc.details, f"DEL: {release.msg}"]))
                 raise
             self.answered = result
             # Release first registered: if anything after this fails, the address goes back.
