@@ -531,3 +531,26 @@ def test_conflist_at_1_1_0_status_add_check_gc_and_del(lab: Lab) -> None:
             rt.delete(f"v11p{i}", pod, {})
     rt.gc([])
     leaves_nothing(lab)
+
+
+def test_pod_names_in_cni_args_without_ignore_unknown_work_with_host_local(lab: Lab) -> None:
+    # cnitool passes CNI_ARGS as given, with no IgnoreUnknown; host-local alone refuses the
+    # K8S_POD_* keys that vfpnet records for the policy agent
+    conf = lab.netconf("transparent", cniVersion="1.1.0")
+    pod = lab.pod()
+    wanted = f"10.244.{SUBNET_OCTET}.66"
+    cni_args = f"K8S_POD_NAMESPACE=team;K8S_POD_NAME=web-1;IP={wanted}"
+    netns = f"/var/run/netns/{pod}"
+    rc, _, out = run(lab, env_for("ADD", "cnitool-0a1b2c", netns, CNI_ARGS=cni_args), conf)
+    try:
+        assert rc == 0, out
+        assert pod_ip(out) == wanted
+        [record] = [json.loads(p.read_text()) for p in lab.state_dir.rglob("*.json")]
+        assert (record["podNamespace"], record["podName"]) == ("team", "web-1")
+        rc, stdout, out = run(lab, env_for("CHECK", "cnitool-0a1b2c", netns, CNI_ARGS=cni_args),
+                              dict(conf, prevResult=out))
+        assert rc == 0 and stdout == "", out
+    finally:
+        rc, _, out = run(lab, env_for("DEL", "cnitool-0a1b2c", netns, CNI_ARGS=cni_args), conf)
+        assert rc == 0, out
+    leaves_nothing(lab)

@@ -109,6 +109,18 @@ def _env_for(record: dict[str, object]) -> dict[str, str]:
     return env
 
 
+def _ipam_env(args: RuntimeArgs) -> dict[str, str]:
+    """The environment for the IPAM plugin: this one's, with IgnoreUnknown=1 added to a
+    CNI_ARGS that lacks it. Every key left there is one vfpnet acts on (`netconf._cni_args`
+    refused the rest): the pod's K8S_POD_* names, which IPAM plugins do not know and
+    (host-local) refuse, and IP, which they act on. cnitool, for one, adds no IgnoreUnknown.
+    """
+    env = dict(os.environ)
+    if args.args and "IgnoreUnknown" not in args.args:
+        env["CNI_ARGS"] = env.get("CNI_ARGS", "") + ";IgnoreUnknown=1"
+    return env
+
+
 def _stored_netconf(conf: NetConf) -> dict[str, object]:
     dropped = ("prevResult", "cni.dev/valid-attachments")
     return {k: v for k, v in conf.raw.items() if k not in dropped}
@@ -147,7 +159,7 @@ def add(req: Request) -> dict[str, object]:
         try:
             if conf.ipam:
                 plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-                call = ipam.IpamCall(plugin, "ADD", req.stdin, dict(os.environ), conf.state_dir)
+                call = ipam.IpamCall(plugin, "ADD", req.stdin, _ipam_env(args), conf.state_dir)
                 source = _TrackedIpam(call, record, store, undo)
             elif prev and prev["ips"]:
                 source = _GivenIpam(prev)
@@ -293,7 +305,7 @@ def check(req: Request) -> None:
                 )
         if conf.ipam:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-            ipam.run(plugin, "CHECK", req.stdin, dict(os.environ), conf.state_dir)
+            ipam.run(plugin, "CHECK", req.stdin, _ipam_env(args), conf.state_dir)
         load_backend(str(record.get("backend") or conf.backend)).check(req, record)
 
 
