@@ -210,7 +210,7 @@ def check_container_id(value: str, field: str, code: int = errors.INVALID_ENVIRO
 
 
 def check_ifname(value: str, field: str, code: int = errors.INVALID_ENVIRONMENT) -> None:
-    if (len(value) > 15 or value in (".", "..") or "/" in value or ":" in value
+    if (len(value.encode()) > 15 or value in (".", "..") or "/" in value or ":" in value
             or any(c.isspace() for c in value)):
         raise errors.CniError(code, f"{field}: {value!r} is not a valid interface name")
 
