@@ -554,3 +554,28 @@ def test_pod_names_in_cni_args_without_ignore_unknown_work_with_host_local(lab: 
         rc, _, out = run(lab, env_for("DEL", "cnitool-0a1b2c", netns, CNI_ARGS=cni_args), conf)
         assert rc == 0, out
     leaves_nothing(lab)
+
+
+def test_the_dns_capability_is_the_results_dns(lab: Lab) -> None:
+    conf = lab.netconf("transparent", cniVersion="1.1.0", capabilities={"dns": True},
+                       dns={"nameservers": ["10.0.0.53"]},
+                       runtimeConfig={"dns": {"servers": ["10.96.0.10"],
+                                              "searches": ["ns1.svc.cluster.local"],
+                                              "options": ["ndots:5"]}})
+    pod = lab.pod()
+    result = lab.add(conf, "dnscap", pod)
+    lab.delete(conf, "dnscap", pod)
+    assert result["dns"] == {"nameservers": ["10.96.0.10"], "search": ["ns1.svc.cluster.local"],
+                             "options": ["ndots:5"]}
+    rc, _, out = run(lab, env_for("ADD", "dnsbad", f"/var/run/netns/{pod}"),
+                     dict(conf, runtimeConfig={"dns": {"servers": "10.96.0.10"}}))
+    assert rc == 1 and out["code"] == errors.INVALID_CONFIG
+    assert str(out["msg"]).startswith("runtimeConfig.dns.servers")
+    leaves_nothing(lab)
+
+
+def test_an_interface_name_over_15_bytes_is_refused_though_under_15_characters(
+        lab: Lab) -> None:
+    conf = lab.netconf("transparent", cniVersion="1.1.0")
+    rc, _, out = run(lab, env_for("ADD", CNI_IFNAME="\u00e9" * 8), conf)
+    assert rc == 1 and out["code"] == errors.INVALID_ENVIRONMENT and "CNI_IFNAME" in out["msg"]

@@ -123,6 +123,8 @@ class NetConf:
             raise _invalid("runtimeConfig: must be an object")
         if command == "ADD" and runtime:
             _refuse_capabilities(runtime)
+        if runtime and runtime.get("dns"):
+            self.dns = _runtime_dns(runtime["dns"]) or self.dns
 
 
 class TunnelConf:
@@ -334,6 +336,23 @@ def _refuse_capabilities(runtime: dict[str, object]) -> None:
                 errors.UNSUPPORTED_FIELD,
                 f"runtimeConfig.{key}: {dumps(value)} is not supported by vfpnet ({instead})",
             )
+
+
+def _runtime_dns(raw: object) -> dict[str, object] | None:
+    """The `dns` capability (the pod's DNS settings, as containerd and the win-bridge plugin
+    know it: servers, searches, options) in the result's `dns` shape."""
+    if not isinstance(raw, dict):
+        raise _invalid("runtimeConfig.dns: must be an object")
+    out: dict[str, object] = {}
+    for key, to in (("servers", "nameservers"), ("searches", "search"), ("options", "options")):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _invalid(f"runtimeConfig.dns.{key}: must be an array of strings")
+        if value:
+            out[to] = list(value)
+    return out or None
 
 
 def _dns(raw: object) -> dict[str, object] | None:

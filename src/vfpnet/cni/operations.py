@@ -191,8 +191,8 @@ def add(req: Request) -> dict[str, object]:
         record["ips"] = [ip["address"] for ip in added.ips]
         store.write(record)
     merged = _merge(prev, added.interfaces, added.ips, added.routes)
-    # The netconf's `dns` wins over the IPAM answer's, which wins over the previous
-    # plugin's (the reference `bridge` plugin's order).
+    # The pod's (runtimeConfig `dns` capability), else the netconf's `dns`, win over the
+    # IPAM answer's, which wins over the previous plugin's (the reference `bridge` order).
     dns = conf.dns or source.result().get("dns")
     if dns:
         merged["dns"] = dns
