@@ -116,6 +116,7 @@ def test_the_plugins_own_namespace_as_cni_netns_is_refused(lab: Lab) -> None:
     ("MAC=c2:11:22:33:44:55", "MAC"),
     ("IgnoreUnknown=0;FOO=bar", "FOO"),
     ("IgnoreUnknown=maybe", "IgnoreUnknown"),
+    ("IgnoreUnknown=1;K8S_POD_NAME", "K8S_POD_NAME"),
 ])
 def test_cni_args_vfpnet_cannot_act_on_are_refused_without_ignore_unknown(
         lab: Lab, cni_args: str, named: str) -> None:

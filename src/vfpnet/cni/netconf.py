@@ -296,6 +296,8 @@ def _cni_args(text: str, *, strict: bool) -> dict[str, str]:
             continue
         key, sep, value = item.partition("=")
         if not sep or not key:
+            if not strict:
+                continue
             raise errors.CniError(
                 errors.INVALID_ENVIRONMENT, f"CNI_ARGS: {item!r} is not KEY=VALUE"
             )
