@@ -580,3 +580,27 @@ def test_an_interface_name_over_15_bytes_is_refused_though_under_15_characters(
     conf = lab.netconf("transparent", cniVersion="1.1.0")
     rc, _, out = run(lab, env_for("ADD", CNI_IFNAME="\u00e9" * 8), conf)
     assert rc == 1 and out["code"] == errors.INVALID_ENVIRONMENT and "CNI_IFNAME" in out["msg"]
+
+
+@pytest.mark.parametrize("mode", ["l2bridge", "transparent", "transparent-tunnel"])
+def test_one_container_attached_twice_under_two_interface_names(lab: Lab, mode: str) -> None:
+    # the spec: a container may join one network more than once, each time under another
+    # CNI_IFNAME; each attachment is its own (CNI_CONTAINERID, CNI_IFNAME)
+    conf = lab.netconf(mode, cniVersion="1.1.0")
+    pod = lab.pod()
+    cid = "twice" + mode.replace("-", "")[:8]
+    first = lab.add(conf, cid, pod)
+    rc, second = lab.run("ADD", conf, cid, pod, "net1")
+    try:
+        assert rc == 0 and second is not None, second
+        assert pod_ip(first) != pod_ip(second)
+        links = in_ns(pod, "ip", "-o", "link", "show").stdout
+        assert " eth0@" in links and " net1@" in links
+        rc, out = lab.run("DEL", conf, cid, pod, "net1")
+        assert rc == 0, out
+        rc, out = lab.run("CHECK", dict(conf, prevResult=first), cid, pod)
+        assert rc == 0, out  # the other attachment is untouched
+    finally:
+        lab.run("DEL", conf, cid, pod, "net1")
+        lab.delete(conf, cid, pod)
+    leaves_nothing(lab)
