@@ -321,19 +321,21 @@ def _cni_args(text: str, *, strict: bool) -> dict[str, str]:
     return out
 
 
-# runtimeConfig capabilities vfpnet cannot act on, and what does: a runtime passes one only
-# when the netconf lists it under `capabilities`, so the user asked vfpnet for it.
+# runtimeConfig capabilities vfpnet is asked to act on but cannot: a runtime passes one
+# only when the netconf lists it under `capabilities` for this plugin. `mac` is refused (a
+# container quietly given another MAC than the one asked for breaks what relies on it);
+# capabilities that other plugins of a chain act on (portMappings, bandwidth, aliases)
+# and those meant for IPAM (ips, ipRanges, which the IPAM plugin reads from the same
+# stdin) are left alone, as the spec has a plugin ignore what it does not support.
 UNSUPPORTED_CAPABILITIES = {
-    "mac": 'chain the tuning plugin with "capabilities": {"mac": true}',
-    "portMappings": 'chain the portmap plugin with "capabilities": {"portMappings": true}',
-    "bandwidth": 'chain the bandwidth plugin with "capabilities": {"bandwidth": true}',
+    "mac": 'chain the tuning plugin with "capabilities": {"mac": true} for it',
 }
 
 
 def _refuse_capabilities(runtime: dict[str, object]) -> None:
     for key, instead in UNSUPPORTED_CAPABILITIES.items():
         value = runtime.get(key)
-        if value:  # an empty value (containerd sends `portMappings: []`) asks for nothing
+        if value:  # an empty value asks for nothing
             raise errors.CniError(
                 errors.UNSUPPORTED_FIELD,
                 f"runtimeConfig.{key}: {dumps(value)} is not supported by vfpnet ({instead})",
