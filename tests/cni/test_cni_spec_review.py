@@ -610,3 +610,27 @@ def test_one_container_attached_twice_under_two_interface_names(lab: Lab, mode: 
         lab.run("DEL", conf, cid, pod, "net1")
         lab.delete(conf, cid, pod)
     leaves_nothing(lab)
+
+
+@pytest.mark.parametrize("version", ["0.2.0", "1.1.0"])
+def test_static_ipam_built_for_an_older_spec_serves_add_check_and_del(lab: Lab,
+                                                                      version: str) -> None:
+    # Debian's static knows up to 1.0.0: vfpnet talks to it at 1.0.0, prevResult included
+    address = f"10.244.{SUBNET_OCTET}.9/24"
+    conf = lab.netconf("transparent", cniVersion=version)
+    conf["ipam"] = {"type": "static", "addresses": [{"address": address}],
+                    "dns": {"nameservers": ["10.0.0.53"]}}
+    pod = lab.pod()
+    cid = "static" + version.replace(".", "")
+    result = lab.add(conf, cid, pod)
+    try:
+        assert result["dns"] == {"nameservers": ["10.0.0.53"]}
+        if version == "1.1.0":
+            assert pod_ip(result) == address.split("/")[0]
+            rc, out = lab.run("CHECK", dict(conf, prevResult=result), cid, pod)
+            assert rc == 0, out
+        else:
+            assert result["ip4"]["ip"] == address.replace("/24", "/32")  # type: ignore[index]
+    finally:
+        lab.delete(conf, cid, pod)
+    leaves_nothing(lab)
