@@ -44,14 +44,16 @@ def test_version_lists_supported_versions_and_echoes_the_requested_one(tmp_path:
     rc, out = plugin("VERSION", {"cniVersion": "0.4.0"}, tmp_path)
     assert rc == 0
     assert out == {"cniVersion": "0.4.0",
-                   "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]}
+                   "supportedVersions": ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0",
+                                         "1.1.0"]}
 
 
 @pytest.mark.parametrize(("command", "conf_extra", "env", "code", "field"), [
     ("ADD", {"mode": "overlay"}, {}, 7, "mode"),
     ("ADD", {"mode": None}, {}, 7, "mode"),
     ("ADD", {"cniVersion": "2.0.0"}, {}, 1, "cniVersion"),
-    ("ADD", {"cniVersion": None}, {}, 1, "cniVersion"),
+    ("ADD", {"cniVersion": "1.1"}, {}, 1, "cniVersion"),
+    ("ADD", {"cniVersion": 1.1}, {}, 6, "cniVersion"),
     ("ADD", {"backend": "bsd"}, {}, 7, "backend"),
     ("ADD", {"gateway": "10.244.150.300"}, {}, 7, "gateway"),
     ("ADD", {"gateway": "0.0.0.0"}, {}, 7, "gateway"),

@@ -23,6 +23,11 @@ from vfpnet.cni.result import normalize
 
 
 def find_plugin(name: str, path: list[str]) -> str:
+    if not path:
+        raise errors.CniError(
+            errors.INVALID_ENVIRONMENT,
+            f"CNI_PATH: empty, so the IPAM plugin {name!r} (ipam.type) cannot be found",
+        )
     for directory in path:
         candidate = os.path.join(directory, name)
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
@@ -182,7 +187,9 @@ def _fit(stdin: bytes, offered: list[str] | None) -> bytes | None:
         return None
     conf["cniVersion"] = max(usable, key=version_tuple)
     prev = conf.get("prevResult")
-    if isinstance(prev, dict) and conf["cniVersion"].startswith("0."):
+    if isinstance(prev, dict):
+        # in the version it is sent at: a plugin parses prevResult as the config's version
+        # (static refuses a 1.1.0 prevResult in a 1.0.0 config)
         from vfpnet.cni.result import render
 
         conf["prevResult"] = render(normalize(prev, "prevResult"), conf["cniVersion"])

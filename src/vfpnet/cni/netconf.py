@@ -8,9 +8,14 @@ against a Go plugin's whole run. They are treated as immutable after constructio
 from __future__ import annotations
 
 from vfpnet.cni import errors
-from vfpnet.cni.jsonwire import JsonError, loads
+from vfpnet.cni.jsonwire import JsonError, dumps, loads
 
-SUPPORTED_VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+# As the reference plugins (libcni's version.All): 0.1.0 and 0.2.0 results have the old
+# `ip4`/`ip6` shape (`vfpnet.cni.result`).
+SUPPORTED_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+# What a netconf without `cniVersion` means: libcni's DecodeVersion reads it as 0.1.0, and
+# libcni hands a conflist without one to each plugin as `"cniVersion": ""`.
+NO_VERSION = "0.1.0"
 MODES = ("l2bridge", "transparent", "transparent-tunnel")
 BACKENDS = ("linux", "hns")
 DEFAULT_STATE_DIR = "/var/lib/vfpnet/cni"
@@ -26,59 +31,102 @@ class NetConf:
     """One plugin's configuration (a conflist's entry with name/cniVersion filled in)."""
 
     __slots__ = (
-        "backend", "bridge", "cni_version", "gateway", "ipam", "mode", "mtu", "name",
+        "backend", "bridge", "cni_version", "dns", "gateway", "ipam", "mode", "mtu", "name",
         "prev_result", "raw", "state_dir", "tunnel", "type", "valid_attachments",
     )
 
     def __init__(self, raw: dict[str, object], *, command: str, environ: dict[str, str]) -> None:
         self.raw = raw
-        self.cni_version = _string(raw, "cniVersion", required=True)
-        if self.cni_version not in SUPPORTED_VERSIONS:
+        version = raw.get("cniVersion")
+        if version is None or version == "":
+            version = NO_VERSION
+        if not isinstance(version, str):
+            raise errors.CniError(
+                errors.DECODE_FAILURE,
+                f"cniVersion: must be a string, got {type(version).__name__}",
+            )
+        if version not in SUPPORTED_VERSIONS:
             raise errors.CniError(
                 errors.INCOMPATIBLE_VERSION,
-                f"cniVersion: {self.cni_version!r} is not supported "
+                f"cniVersion: {version!r} is not supported "
                 f"(supported: {', '.join(SUPPORTED_VERSIONS)})",
             )
+        self.cni_version = version
         self.name = _string(raw, "name", required=command != "VERSION")
+        if self.name and not is_cni_name(self.name):
+            raise _invalid(
+                f"name: {self.name!r} is not a valid network name ([A-Za-z0-9][A-Za-z0-9_.-]*)"
+            )
         self.type = _string(raw, "type")
-        self.mode = _string(raw, "mode")
-        if command in ("ADD", "CHECK") or self.mode:
-            if not self.mode:
+        self.state_dir = (
+            environ.get(STATE_DIR_ENV) or _string(raw, "stateDir") or DEFAULT_STATE_DIR
+        )
+        if not self.state_dir.startswith("/"):
+            raise _invalid(f"stateDir: {self.state_dir!r} must be an absolute path")
+        self.mode = ""
+        self.backend = _default_backend()
+        self.gateway = ""
+        self.bridge = "vfpbr0"
+        self.ipam: dict[str, object] | None = None
+        self.mtu = 0
+        self.tunnel = TunnelConf(None)
+        self.dns: dict[str, object] | None = None
+        self.prev_result: dict[str, object] | None = None
+        try:
+            self._attachment_fields(raw, command)
+        except errors.CniError:
+            # The runtime calls DEL after every failed ADD, also one refused for a bad field:
+            # that DEL must succeed. It takes what it removes from the ADD's record (or finds
+            # nothing when the ADD was refused), never from these fields.
+            if command != "DEL":
+                raise
+        self.valid_attachments = _attachments(raw) if command == "GC" else None
+
+    def _attachment_fields(self, raw: dict[str, object], command: str) -> None:
+        mode = _string(raw, "mode")
+        if command in ("ADD", "CHECK") or mode:
+            if not mode:
                 raise _invalid(f"mode: required (one of {', '.join(MODES)})")
-            if self.mode not in MODES:
-                raise _invalid(f"mode: unknown mode {self.mode!r} (expected {', '.join(MODES)})")
-        self.backend = _string(raw, "backend") or _default_backend()
-        if self.backend not in BACKENDS:
-            raise _invalid(f"backend: unknown backend {self.backend!r} (expected linux or hns)")
-        self.gateway = _string(raw, "gateway")
-        if self.gateway:
-            _check_ipv4(self.gateway, "gateway")
-            if self.gateway == "0.0.0.0":
+            if mode not in MODES:
+                raise _invalid(f"mode: unknown mode {mode!r} (expected {', '.join(MODES)})")
+        self.mode = mode
+        backend = _string(raw, "backend") or self.backend
+        if backend not in BACKENDS:
+            raise _invalid(f"backend: unknown backend {backend!r} (expected linux or hns)")
+        self.backend = backend
+        gateway = _string(raw, "gateway")
+        if gateway:
+            _check_ipv4(gateway, "gateway")
+            if gateway == "0.0.0.0":
                 raise _invalid("gateway: 0.0.0.0 is not a gateway")
-        self.bridge = _string(raw, "bridge") or "vfpbr0"
-        if len(self.bridge) > 15 or "/" in self.bridge or " " in self.bridge:
-            raise _invalid(f"bridge: {self.bridge!r} is not a valid interface name")
+        self.gateway = gateway
+        bridge = _string(raw, "bridge") or self.bridge
+        if len(bridge) > 15 or "/" in bridge or " " in bridge:
+            raise _invalid(f"bridge: {bridge!r} is not a valid interface name")
+        self.bridge = bridge
         ipam = raw.get("ipam")
         if ipam is not None and not isinstance(ipam, dict):
             raise _invalid("ipam: must be an object")
         if ipam:
             if not isinstance(ipam.get("type"), str) or not ipam["type"]:
                 raise _invalid("ipam.type: required (the IPAM plugin to delegate to)")
-            if "/" in ipam["type"]:
+            if "/" in ipam["type"] or "\\" in ipam["type"]:
                 raise _invalid(f"ipam.type: {ipam['type']!r} must be a plugin name, not a path")
-        self.ipam: dict[str, object] | None = ipam or None
+        self.ipam = ipam or None
         self.mtu = _mtu(raw.get("mtu"), self.ipam)
         self.tunnel = TunnelConf(raw.get("tunnel"))
-        self.state_dir = (
-            environ.get(STATE_DIR_ENV) or _string(raw, "stateDir") or DEFAULT_STATE_DIR
-        )
-        if not self.state_dir.startswith("/"):
-            raise _invalid(f"stateDir: {self.state_dir!r} must be an absolute path")
+        self.dns = _dns(raw.get("dns"))
         prev = raw.get("prevResult")
         if prev is not None and not isinstance(prev, dict):
             raise _invalid("prevResult: must be an object")
-        self.prev_result: dict[str, object] | None = prev or None
-        self.valid_attachments = _attachments(raw) if command == "GC" else None
+        self.prev_result = prev or None
+        runtime = raw.get("runtimeConfig")
+        if runtime is not None and not isinstance(runtime, dict):
+            raise _invalid("runtimeConfig: must be an object")
+        if command == "ADD" and runtime:
+            _refuse_capabilities(runtime)
+        if runtime and runtime.get("dns"):
+            self.dns = _runtime_dns(runtime["dns"]) or self.dns
 
 
 class TunnelConf:
@@ -115,11 +163,13 @@ class RuntimeArgs:
         self.netns = environ.get("CNI_NETNS", "")
         self.ifname = environ.get("CNI_IFNAME", "")
         self.path = [p for p in environ.get("CNI_PATH", "").split(":") if p]
-        self.args = _cni_args(environ.get("CNI_ARGS", ""))
+        # As the spec lists them (the reference plugins' skel also wants CNI_PATH for every
+        # command; here it is wanted where an IPAM plugin has to be found: `ipam.find_plugin`).
         required = {
             "ADD": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"),
             "CHECK": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"),
             "DEL": ("CNI_CONTAINERID", "CNI_IFNAME"),
+            "GC": ("CNI_PATH",),
         }.get(self.command, ())
         missing = [name for name in required if not environ.get(name)]
         if missing:
@@ -127,7 +177,14 @@ class RuntimeArgs:
                 errors.INVALID_ENVIRONMENT, f"{', '.join(missing)}: required for {self.command}"
             )
         if self.command in ("VERSION", "STATUS", "GC"):
-            return  # runtimes fill the other variables with placeholders here (libcni: "dummy")
+            # No attachment: runtimes fill the other variables with placeholders or leave
+            # them empty (libcni: "dummy" for VERSION), and VERSION must answer whatever
+            # they hold.
+            self.args: dict[str, str] = {}
+            return
+        # A DEL must clean up after an ADD refused for its arguments: only ADD and CHECK
+        # refuse what vfpnet cannot act on.
+        self.args = _cni_args(environ.get("CNI_ARGS", ""), strict=self.command != "DEL")
         if self.container_id:
             check_container_id(self.container_id, "CNI_CONTAINERID")
         if self.ifname:
@@ -143,15 +200,21 @@ class RuntimeArgs:
         return self.args.get("K8S_POD_NAME", "")
 
 
+def is_cni_name(value: str) -> bool:
+    """[A-Za-z0-9][A-Za-z0-9_.-]*: what the spec allows for container ids and network names."""
+    return bool(value) and value[0] in _ID_CHARS and value[0] not in "_.-" and set(
+        value) <= _ID_CHARS
+
+
 def check_container_id(value: str, field: str, code: int = errors.INVALID_ENVIRONMENT) -> None:
-    if not value or not value[0].isalnum() or not set(value) <= _ID_CHARS:
+    if not is_cni_name(value):
         raise errors.CniError(
             code, f"{field}: {value!r} is not a valid container id ([A-Za-z0-9][A-Za-z0-9_.-]*)"
         )
 
 
 def check_ifname(value: str, field: str, code: int = errors.INVALID_ENVIRONMENT) -> None:
-    if (len(value) > 15 or value in (".", "..") or "/" in value or ":" in value
+    if (len(value.encode()) > 15 or value in (".", "..") or "/" in value or ":" in value
             or any(c.isspace() for c in value)):
         raise errors.CniError(code, f"{field}: {value!r} is not a valid interface name")
 
@@ -248,27 +311,123 @@ def _check_ipv4(text: str, field: str) -> None:
         raise _invalid(f"{field}: {text!r} is not an IPv4 address")
 
 
-def _cni_args(text: str) -> dict[str, str]:
+# CNI_ARGS keys vfpnet acts on: the pod's identity (recorded for the policy agent) and
+# `IP`, which the IPAM plugin reads from the same environment (host-local, static).
+KNOWN_ARGS = frozenset((
+    "IgnoreUnknown", "IP", "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_INFRA_CONTAINER_ID",
+    "K8S_POD_UID",
+))
+
+
+def _cni_args(text: str, *, strict: bool) -> dict[str, str]:
+    """CNI_ARGS as the reference plugins read it (libcni's types.LoadArgs): KEY=VALUE pairs
+    split by ';'; a key vfpnet does not act on is refused unless IgnoreUnknown is true."""
     out: dict[str, str] = {}
     for item in text.split(";"):
         if not item:
             continue
         key, sep, value = item.partition("=")
         if not sep or not key:
+            if not strict:
+                continue
             raise errors.CniError(
                 errors.INVALID_ENVIRONMENT, f"CNI_ARGS: {item!r} is not KEY=VALUE"
             )
         out[key] = value
+    if not strict:
+        return out
+    ignore = out.get("IgnoreUnknown", "0").lower()
+    if ignore not in ("1", "true", "0", "false"):
+        raise errors.CniError(
+            errors.INVALID_ENVIRONMENT,
+            f"CNI_ARGS: IgnoreUnknown={out['IgnoreUnknown']!r} must be 1, true, 0 or false",
+        )
+    unknown = [key for key in out if key not in KNOWN_ARGS]
+    if unknown and ignore in ("0", "false"):
+        raise errors.CniError(
+            errors.INVALID_ENVIRONMENT,
+            f"CNI_ARGS: unknown argument {', '.join(unknown)} (vfpnet reads "
+            f"{', '.join(sorted(KNOWN_ARGS - {'IgnoreUnknown'}))}; add IgnoreUnknown=1 to "
+            "have others ignored)",
+        )
     return out
 
 
+# runtimeConfig capabilities vfpnet is asked to act on but cannot: a runtime passes one
+# only when the netconf lists it under `capabilities` for this plugin. `mac` is refused (a
+# container quietly given another MAC than the one asked for breaks what relies on it);
+# capabilities that other plugins of a chain act on (portMappings, bandwidth, aliases)
+# and those meant for IPAM (ips, ipRanges, which the IPAM plugin reads from the same
+# stdin) are left alone, as the spec has a plugin ignore what it does not support.
+UNSUPPORTED_CAPABILITIES = {
+    "mac": 'chain the tuning plugin with "capabilities": {"mac": true} for it',
+}
+
+
+def _refuse_capabilities(runtime: dict[str, object]) -> None:
+    for key, instead in UNSUPPORTED_CAPABILITIES.items():
+        value = runtime.get(key)
+        if value:  # an empty value asks for nothing
+            raise errors.CniError(
+                errors.UNSUPPORTED_FIELD,
+                f"runtimeConfig.{key}: {dumps(value)} is not supported by vfpnet ({instead})",
+            )
+
+
+def _runtime_dns(raw: object) -> dict[str, object] | None:
+    """The `dns` capability (the pod's DNS settings, as containerd and the win-bridge plugin
+    know it: servers, searches, options) in the result's `dns` shape."""
+    if not isinstance(raw, dict):
+        raise _invalid("runtimeConfig.dns: must be an object")
+    out: dict[str, object] = {}
+    for key, to in (("servers", "nameservers"), ("searches", "search"), ("options", "options")):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _invalid(f"runtimeConfig.dns.{key}: must be an array of strings")
+        if value:
+            out[to] = list(value)
+    return out or None
+
+
+def _dns(raw: object) -> dict[str, object] | None:
+    """The netconf's well-known `dns` section, which the result reports (as `bridge` does)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _invalid("dns: must be an object")
+    out: dict[str, object] = {}
+    for key in ("nameservers", "search", "options"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _invalid(f"dns.{key}: must be an array of strings")
+        if value:
+            out[key] = list(value)
+    domain = raw.get("domain")
+    if domain is not None and not isinstance(domain, str):
+        raise _invalid("dns.domain: must be a string")
+    if domain:
+        out["domain"] = domain
+    return out or None
+
+
 def _attachments(raw: dict[str, object]) -> set[tuple[str, str]]:
-    items = raw.get("cni.dev/valid-attachments", [])
+    # libcni (1.2) sends the list under both names: the spec's and `cni.dev/attachments`,
+    # which the spec text used at first (containernetworking/cni#1101).
+    key = "cni.dev/valid-attachments"
+    if key not in raw and "cni.dev/attachments" in raw:
+        key = "cni.dev/attachments"
+    items = raw.get(key)
+    if items is None:
+        items = []
     if not isinstance(items, list):
-        raise _invalid("cni.dev/valid-attachments: must be an array")
+        raise _invalid(f"{key}: must be an array")
     out = set()
     for i, item in enumerate(items):
-        field = f"cni.dev/valid-attachments[{i}]"
+        field = f"{key}[{i}]"
         if not isinstance(item, dict):
             raise _invalid(f"{field}: must be an object")
         cid, ifname = item.get("containerID"), item.get("ifname")

@@ -52,8 +52,14 @@ class _TrackedIpam:
         if self.answered is None:
             try:
                 result = self.call.result()
-            except errors.CniError:
+            except errors.CniError as exc:
                 self.answered = {}
+                # The spec (section 4): a failed delegated ADD is followed by its DEL, so
+                # whatever the IPAM plugin took before failing goes back.
+                try:
+                    self._release()
+                except errors.CniError as release:
+                    exc.details = "; ".join(filter(None, [exc.details, f"DEL: {release.msg}"]))
                 raise
             self.answered = result
             # Release first registered: if anything after this fails, the address goes back.
@@ -103,6 +109,18 @@ def _env_for(record: dict[str, object]) -> dict[str, str]:
     return env
 
 
+def _ipam_env(args: RuntimeArgs) -> dict[str, str]:
+    """The environment for the IPAM plugin: this one's, with IgnoreUnknown=1 added to a
+    CNI_ARGS that lacks it. Every key left there is one vfpnet acts on (`netconf._cni_args`
+    refused the rest): the pod's K8S_POD_* names, which IPAM plugins do not know and
+    (host-local) refuse, and IP, which they act on. cnitool, for one, adds no IgnoreUnknown.
+    """
+    env = dict(os.environ)
+    if args.args and "IgnoreUnknown" not in args.args:
+        env["CNI_ARGS"] = env.get("CNI_ARGS", "") + ";IgnoreUnknown=1"
+    return env
+
+
 def _stored_netconf(conf: NetConf) -> dict[str, object]:
     dropped = ("prevResult", "cni.dev/valid-attachments")
     return {k: v for k, v in conf.raw.items() if k not in dropped}
@@ -111,6 +129,12 @@ def _stored_netconf(conf: NetConf) -> dict[str, object]:
 def add(req: Request) -> dict[str, object]:
     conf, args = req.conf, req.args
     prev = normalize(conf.prev_result, "prevResult") if conf.prev_result else None
+    if conf.backend == "linux" and _is_own_netns(args.netns):
+        raise errors.CniError(
+            errors.INVALID_ENVIRONMENT,
+            f"CNI_NETNS: {args.netns} is the network namespace the plugin runs in, not the "
+            "container's",
+        )
     store = Store(conf.state_dir, conf.name)
     with store.lock():
         old = store.read(args.container_id, args.ifname)
@@ -135,7 +159,7 @@ def add(req: Request) -> dict[str, object]:
         try:
             if conf.ipam:
                 plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-                call = ipam.IpamCall(plugin, "ADD", req.stdin, dict(os.environ), conf.state_dir)
+                call = ipam.IpamCall(plugin, "ADD", req.stdin, _ipam_env(args), conf.state_dir)
                 source = _TrackedIpam(call, record, store, undo)
             elif prev and prev["ips"]:
                 source = _GivenIpam(prev)
@@ -166,7 +190,23 @@ def add(req: Request) -> dict[str, object]:
         record["backend_state"] = added.state
         record["ips"] = [ip["address"] for ip in added.ips]
         store.write(record)
-    return render(_merge(prev, added.interfaces, added.ips, added.routes), conf.cni_version)
+    merged = _merge(prev, added.interfaces, added.ips, added.routes)
+    # The pod's (runtimeConfig `dns` capability), else the netconf's `dns`, win over the
+    # IPAM answer's, which wins over the previous plugin's (the reference `bridge` order).
+    dns = conf.dns or source.result().get("dns")
+    if dns:
+        merged["dns"] = dns
+    return render(merged, conf.cni_version)
+
+
+def _is_own_netns(path: str) -> bool:
+    """True when CNI_NETNS names the namespace this process runs in (skel refuses that too:
+    the pod's interface would be made, and addressed, on the host)."""
+    try:
+        mine, theirs = os.stat("/proc/self/ns/net"), os.stat(path)
+    except OSError:
+        return False  # the backend says what is wrong with an unusable CNI_NETNS
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def _merge(prev: dict[str, object] | None, interfaces: list[dict[str, object]],
@@ -200,8 +240,17 @@ def delete(req: Request) -> None:
             # a mode (the deterministic veth; the IPAM allocation by container id).
             load_backend(conf.backend).delete(req, None)
             if conf.ipam:
-                plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-                ipam.run(plugin, "DEL", req.stdin, dict(os.environ), conf.state_dir)
+                try:
+                    plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
+                except errors.CniError:
+                    # An ADD records itself before it asks IPAM, so without a record it got
+                    # no address: the DEL after an ADD that failed for want of the IPAM
+                    # plugin (or of CNI_PATH) must succeed, or the runtime retries forever.
+                    return
+                # Without CNI_ARGS, as for a recorded attachment (`_env_for`): a release
+                # needs none, and host-local refuses keys it does not know (no IgnoreUnknown)
+                env = {k: v for k, v in os.environ.items() if k != "CNI_ARGS"}
+                ipam.run(plugin, "DEL", req.stdin, env, conf.state_dir)
             return
         _delete_attachment(store, record, req)
 
@@ -240,6 +289,7 @@ def check(req: Request) -> None:
                 f"CHECK: mode: attachment was made in mode {record.get('mode')!r}, "
                 f"configuration says {conf.mode!r}",
             )
+        # Without a prevResult (runtimes always pass one) the record alone says what to expect.
         if conf.prev_result:
             prev = normalize(conf.prev_result, "prevResult")
             listed = {ip["address"] for ip in prev["ips"]}  # type: ignore[attr-defined]
@@ -248,14 +298,24 @@ def check(req: Request) -> None:
                     raise errors.CniError(
                         errors.CHECK_DRIFT, f"CHECK: prevResult.ips lacks address {address}"
                     )
+            names = [i.get("name") for i in prev["interfaces"]]  # type: ignore[attr-defined]
+            if names and args.ifname not in names:
+                raise errors.CniError(
+                    errors.CHECK_DRIFT, f"CHECK: prevResult.interfaces lacks {args.ifname}"
+                )
         if conf.ipam:
             plugin = ipam.find_plugin(str(conf.ipam["type"]), args.path)
-            ipam.run(plugin, "CHECK", req.stdin, dict(os.environ), conf.state_dir)
+            ipam.run(plugin, "CHECK", req.stdin, _ipam_env(args), conf.state_dir)
         load_backend(str(record.get("backend") or conf.backend)).check(req, record)
 
 
 def gc(req: Request) -> None:
     conf = req.conf
+    if version_tuple(conf.cni_version) < (1, 1, 0):
+        raise errors.CniError(
+            errors.INCOMPATIBLE_VERSION,
+            f"cniVersion: GC needs 1.1.0, the configuration has {conf.cni_version}",
+        )
     valid = conf.valid_attachments or set()
     store = Store(conf.state_dir, conf.name)
     problems: list[str] = []
@@ -330,4 +390,6 @@ def status(req: Request) -> None:
             try:
                 ipam.run(plugin, "STATUS", req.stdin, dict(os.environ), conf.state_dir)
             except errors.CniError as exc:
-                raise errors.CniError(errors.NOT_AVAILABLE, exc.msg) from None
+                limited = exc.code == errors.NOT_AVAILABLE_LIMITED
+                code = errors.NOT_AVAILABLE_LIMITED if limited else errors.NOT_AVAILABLE
+                raise errors.CniError(code, exc.msg, exc.details) from None

@@ -53,7 +53,7 @@ def _main() -> int:
 def _run(version: str) -> int:
     from vfpnet.cni import operations
     from vfpnet.cni.attachment import Request
-    from vfpnet.cni.netconf import NetConf, RuntimeArgs, parse_stdin
+    from vfpnet.cni.netconf import NO_VERSION, NetConf, RuntimeArgs, parse_stdin
 
     environ = dict(os.environ)
     args = RuntimeArgs(environ)
@@ -72,6 +72,8 @@ def _run(version: str) -> int:
     except errors.CniError as exc:
         if isinstance(requested, str) and requested in SUPPORTED_VERSIONS:
             exc.cni_version = requested  # type: ignore[attr-defined]
+        elif requested in (None, ""):  # libcni reads a netconf without a version as 0.1.0
+            exc.cni_version = NO_VERSION  # type: ignore[attr-defined]
         raise
     req = Request(conf, args, stdin)
     try:
