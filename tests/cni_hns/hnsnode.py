@@ -75,6 +75,7 @@ class HnsNode:
     def run(self, command: str, conf: dict[str, Any], container: str, netns: str | None,
             ifname: str = "eth0", **env_extra: str) -> tuple[int, dict[str, Any] | None]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CNI_", "VFPNET_"))}
+        env["VFPNET_CNI_SOCKET"] = "off"  # in-process, never a server that happens to run here
         env.update({
             "CNI_COMMAND": command, "CNI_CONTAINERID": container, "CNI_IFNAME": ifname,
             "CNI_PATH": str(self.bin),
@@ -103,6 +104,7 @@ class HnsNode:
               **env_extra: str) -> subprocess.Popen[str]:
         """The plugin started in the background (a test kills it at a fault pause)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CNI_", "VFPNET_"))}
+        env["VFPNET_CNI_SOCKET"] = "off"
         env.update({"CNI_COMMAND": command, "CNI_CONTAINERID": container,
                     "CNI_IFNAME": "eth0", "CNI_PATH": str(self.bin), "CNI_NETNS": netns})
         env.update(env_extra)
