@@ -171,6 +171,30 @@ def test_twenty_concurrent_adds_through_two_spares(lab: Lab, server: Server) -> 
     lab.assert_clean()
 
 
+def test_50_concurrent_add_del_pairs_through_the_server_leak_nothing(lab: Lab,
+                                                                     server: Server) -> None:
+    conf = lab.netconf("transparent-tunnel")
+    pods = [lab.pod() for _ in range(50)]
+
+    def pair(i: int) -> tuple[int, int]:
+        add_rc, _ = lab.run("ADD", conf, f"srv-conc{i}", pods[i], **server.env())
+        del_rc, _ = lab.run("DEL", conf, f"srv-conc{i}", pods[i], **server.env())
+        return add_rc, del_rc
+
+    threads: list[threading.Thread] = []
+    outcomes: dict[int, tuple[int, int]] = {}
+    for i in range(50):
+        threads.append(threading.Thread(target=lambda i=i: outcomes.__setitem__(i, pair(i))))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+    assert all(o == (0, 0) for o in outcomes.values()) and len(outcomes) == 50, outcomes
+    assert all(server.ran("ADD", f"srv-conc{i}") and server.ran("DEL", f"srv-conc{i}")
+               for i in range(50))
+    lab.assert_clean()
+    assert server.proc.poll() is None  # still serving
+
+
 def test_second_server_on_the_same_socket_is_refused(server: Server) -> None:
     res = subprocess.run([VFPNET, "cni", "serve", "--socket", server.socket],
                          capture_output=True, text=True, timeout=60)
