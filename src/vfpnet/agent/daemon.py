@@ -11,14 +11,11 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from vfpnet.agent.calc import Calculator, Delta
@@ -55,27 +52,10 @@ class AgentConfig:
 
 
 def open_datastore(spec: str) -> Datastore:
-    """`files:DIR`, `etcd:URL[,URL...]`, or `kubernetes` (when that datastore is built)."""
-    try:  # the datastore package's own parser, once it has one
-        module = importlib.import_module("vfpnet.agent.datastore.spec")
-        opener: Callable[[str], Datastore] = module.open_datastore
-        return opener(spec)
-    except ModuleNotFoundError:
-        pass
-    kind, _, rest = spec.partition(":")
-    if kind == "files" and rest:
-        from vfpnet.agent.datastore.files import FilesDatastore
+    """`files:DIR`, `kubernetes` or `etcd:URL[,URL...]` (`vfpnet.agent.datastore.spec`)."""
+    from vfpnet.agent.datastore.spec import open_datastore as open_spec
 
-        return FilesDatastore(Path(rest))
-    if kind == "etcd" and rest:
-        from vfpnet.agent.datastore.etcd import EtcdDatastore
-        from vfpnet.agent.datastore.http_stream import parse_endpoint
-
-        return EtcdDatastore([parse_endpoint(u, "etcd") for u in rest.split(",") if u])
-    raise InputError(
-        f"--datastore: {spec!r}: expected files:DIR or etcd:URL[,URL...]"
-        + (" (the kubernetes datastore is not in this build)" if kind == "kubernetes" else "")
-    )
+    return open_spec(spec)
 
 
 def open_dataplane(config: AgentConfig) -> tuple[Driver, EndpointSource]:
