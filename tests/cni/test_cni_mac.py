@@ -145,3 +145,27 @@ def test_hns_backend_refuses_a_requested_mac_as_code_2(lab: Lab) -> None:
     assert rc == 1 and out is not None and out["code"] == errors.UNSUPPORTED_FIELD, out
     assert str(out["msg"]) == f"runtimeConfig.mac: {MAC} is not supported by the hns backend"
     lab.assert_clean()
+
+
+def test_dual_stack_transparent_node_neighbour_entry_uses_the_requested_mac(lab: Lab) -> None:
+    """The node reaches a transparent pod's IPv6 address by a permanent neighbour entry made
+    from the pod's MAC: with a requested MAC it must be that one, or IPv6 to the pod breaks."""
+    conf, env = ask(lab, "transparent", "runtimeConfig.mac", MAC)
+    conf["ipam"] = dict(conf["ipam"], ranges=[[{"subnet": lab.subnet}],  # type: ignore[arg-type]
+                                              [{"subnet": "fd00:244:111::/64"}]])
+    pods = [lab.pod(), lab.pod()]
+    results = []
+    try:
+        results.append(lab.add(conf, "mac6a", pods[0], **env))
+        results.append(lab.add(dict(conf, runtimeConfig={"mac": "c2:00:00:00:00:66"}), "mac6b",
+                               pods[1]))
+        [addr6] = [str(ip["address"]).split("/")[0] for ip in results[0]["ips"]  # type: ignore[attr-defined]
+                   if ":" in str(ip["address"])]
+        neigh = json.loads(in_ns(lab.node, "ip", "-j", "-6", "neigh", "show", addr6).stdout)
+        assert [n["lladdr"] for n in neigh] == [MAC]
+        assert in_ns(pods[1], "ping", "-6", "-c", "1", "-W", "2", addr6,
+                     check=False).returncode == 0
+    finally:
+        for cid, pod in zip(("mac6a", "mac6b"), pods, strict=True):
+            lab.delete(conf, cid, pod)
+    lab.assert_clean()
