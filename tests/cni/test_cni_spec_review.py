@@ -113,7 +113,7 @@ def test_the_plugins_own_namespace_as_cni_netns_is_refused(lab: Lab) -> None:
 
 @pytest.mark.parametrize(("cni_args", "named"), [
     ("K8S_POD_NAME=p;FOO=bar", "FOO"),
-    ("MAC=c2:11:22:33:44:55", "MAC"),
+    ("mac=c2:11:22:33:44:55", "mac"),  # keys are case-sensitive, as in LoadArgs
     ("IgnoreUnknown=0;FOO=bar", "FOO"),
     ("IgnoreUnknown=maybe", "IgnoreUnknown"),
     ("IgnoreUnknown=1;K8S_POD_NAME", "K8S_POD_NAME"),
@@ -161,13 +161,18 @@ def test_runtime_config_ips_are_handed_to_ipam_and_empty_port_mappings_ask_nothi
     leaves_nothing(lab)
 
 
-def test_a_mac_asked_of_vfpnet_is_refused_as_code_2_with_key_and_value(lab: Lab) -> None:
+def test_the_mac_capability_sets_the_pod_mac_and_a_bad_one_is_code_7(lab: Lab) -> None:
     conf = lab.netconf("transparent", cniVersion="1.1.0", capabilities={"mac": True},
                        runtimeConfig={"mac": "c2:11:22:33:44:55"})
     pod = lab.pod()
-    rc, out = lab.run("ADD", conf, "caps", pod)
-    assert rc == 1 and out is not None and out["code"] == errors.UNSUPPORTED_FIELD, out
-    assert str(out["msg"]).startswith('runtimeConfig.mac: "c2:11:22:33:44:55"')
+    result = lab.add(conf, "caps", pod)
+    try:
+        assert result["interfaces"][1]["mac"] == "c2:11:22:33:44:55"  # type: ignore[index]
+    finally:
+        lab.delete(conf, "caps", pod)
+    rc, out = lab.run("ADD", dict(conf, runtimeConfig={"mac": "zz"}), "caps", pod)
+    assert rc == 1 and out is not None and out["code"] == errors.INVALID_CONFIG, out
+    assert str(out["msg"]).startswith('runtimeConfig.mac: "zz" is not a MAC address')
     lab.delete(conf, "caps", pod)
     leaves_nothing(lab)
 
@@ -209,7 +214,7 @@ def test_a_network_name_outside_the_spec_alphabet_is_code_7(lab: Lab, name: str)
     {"mode": "overlay"}, {"gateway": "10.0.0.300"}, {"tunnel": {"table": 254}},
     {"bridge": "a-name-far-too-long"}, {"backend": "bsd"}, {"ipam": {"type": "../sh"}},
     {"ipam": {"type": "no-such-ipam"}}, {"dns": "8.8.8.8"},
-    {"runtimeConfig": {"mac": "c2:11:22:33:44:55"}},
+    {"runtimeConfig": {"mac": "c3:11:22:33:44:55"}},
 ])
 def test_del_after_an_add_refused_for_a_bad_field_succeeds(lab: Lab,
                                                            bad: dict[str, object]) -> None:

@@ -31,8 +31,8 @@ class NetConf:
     """One plugin's configuration (a conflist's entry with name/cniVersion filled in)."""
 
     __slots__ = (
-        "backend", "bridge", "cni_version", "dns", "gateway", "ipam", "mode", "mtu", "name",
-        "prev_result", "raw", "state_dir", "tunnel", "type", "valid_attachments",
+        "backend", "bridge", "cni_version", "dns", "gateway", "ipam", "mac", "mac_source", "mode",
+        "mtu", "name", "prev_result", "raw", "state_dir", "tunnel", "type", "valid_attachments",
     )
 
     def __init__(self, raw: dict[str, object], *, command: str, environ: dict[str, str]) -> None:
@@ -72,6 +72,7 @@ class NetConf:
         self.tunnel = TunnelConf(None)
         self.dns: dict[str, object] | None = None
         self.prev_result: dict[str, object] | None = None
+        self.mac = self.mac_source = ""
         try:
             self._attachment_fields(raw, command)
         except errors.CniError:
@@ -123,8 +124,14 @@ class NetConf:
         runtime = raw.get("runtimeConfig")
         if runtime is not None and not isinstance(runtime, dict):
             raise _invalid("runtimeConfig: must be an object")
-        if command == "ADD" and runtime:
-            _refuse_capabilities(runtime)
+        self.mac, self.mac_source = _netconf_mac(raw.get("args"), runtime)
+        if self.mac and backend == "hns" and command == "ADD":
+            # HNS picks the endpoint's MAC: a pod quietly given another MAC than the one
+            # asked for breaks what relies on it
+            raise errors.CniError(
+                errors.UNSUPPORTED_FIELD,
+                f"{self.mac_source}: {self.mac} is not supported by the hns backend",
+            )
         if runtime and runtime.get("dns"):
             self.dns = _runtime_dns(runtime["dns"]) or self.dns
 
@@ -185,6 +192,8 @@ class RuntimeArgs:
         # A DEL must clean up after an ADD refused for its arguments: only ADD and CHECK
         # refuse what vfpnet cannot act on.
         self.args = _cni_args(environ.get("CNI_ARGS", ""), strict=self.command != "DEL")
+        if self.args.get("MAC") and self.command != "DEL":
+            self.args["MAC"] = parse_mac(self.args["MAC"], "CNI_ARGS MAC")
         if self.container_id:
             check_container_id(self.container_id, "CNI_CONTAINERID")
         if self.ifname:
@@ -311,11 +320,12 @@ def _check_ipv4(text: str, field: str) -> None:
         raise _invalid(f"{field}: {text!r} is not an IPv4 address")
 
 
-# CNI_ARGS keys vfpnet acts on: the pod's identity (recorded for the policy agent) and
-# `IP`, which the IPAM plugin reads from the same environment (host-local, static).
+# CNI_ARGS keys vfpnet acts on: the pod's identity (recorded for the policy agent), `IP`,
+# which the IPAM plugin reads from the same environment (host-local, static), and `MAC`,
+# the pod interface's MAC (as the reference `bridge` plugin reads it).
 KNOWN_ARGS = frozenset((
     "IgnoreUnknown", "IP", "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_INFRA_CONTAINER_ID",
-    "K8S_POD_UID",
+    "K8S_POD_UID", "MAC",
 ))
 
 
@@ -353,25 +363,56 @@ def _cni_args(text: str, *, strict: bool) -> dict[str, str]:
     return out
 
 
-# runtimeConfig capabilities vfpnet is asked to act on but cannot: a runtime passes one
-# only when the netconf lists it under `capabilities` for this plugin. `mac` is refused (a
-# container quietly given another MAC than the one asked for breaks what relies on it);
-# capabilities that other plugins of a chain act on (portMappings, bandwidth, aliases)
-# and those meant for IPAM (ips, ipRanges, which the IPAM plugin reads from the same
-# stdin) are left alone, as the spec has a plugin ignore what it does not support.
-UNSUPPORTED_CAPABILITIES = {
-    "mac": 'chain the tuning plugin with "capabilities": {"mac": true} for it',
-}
+# runtimeConfig capabilities: `mac` and `dns` are acted on here; those that other plugins
+# of a chain act on (portMappings, bandwidth, aliases) and those meant for IPAM (ips,
+# ipRanges, which the IPAM plugin reads from the same stdin) are left alone, as the spec has
+# a plugin ignore what it does not support.
 
 
-def _refuse_capabilities(runtime: dict[str, object]) -> None:
-    for key, instead in UNSUPPORTED_CAPABILITIES.items():
-        value = runtime.get(key)
-        if value:  # an empty value asks for nothing
-            raise errors.CniError(
-                errors.UNSUPPORTED_FIELD,
-                f"runtimeConfig.{key}: {dumps(value)} is not supported by vfpnet ({instead})",
-            )
+def parse_mac(value: object, field: str) -> str:
+    """A unicast Ethernet MAC in its canonical form ('c2:11:22:33:44:55'). Accepted as Go's
+    net.ParseMAC writes a 6-byte address: with ':' or '-' between bytes, or '.' between
+    groups of 4 hex digits."""
+    if not isinstance(value, str):
+        raise _invalid(f"{field}: must be a string, got {type(value).__name__}")
+    if len(value) == 14 and value.count(".") == 2:
+        groups = value.split(".")
+        parts = [g[i:i + 2] for g in groups if len(g) == 4 for i in (0, 2)]
+    else:
+        parts = value.split(":" if ":" in value else "-")
+    if len(parts) != 6 or not all(len(p) == 2 and p.strip("0123456789abcdefABCDEF") == ""
+                                  for p in parts):
+        raise _invalid(f"{field}: {dumps(value)} is not a MAC address (6 bytes, "
+                       "e.g. c2:11:22:33:44:55)")
+    mac = ":".join(parts).lower()
+    if int(parts[0], 16) & 1:
+        raise _invalid(f"{field}: {mac} is a multicast MAC address (a pod interface needs a "
+                       "unicast one: the first byte even)")
+    if mac == "00:00:00:00:00:00":
+        raise _invalid(f"{field}: {mac} is not a usable MAC address")
+    return mac
+
+
+def _netconf_mac(args: object, runtime: dict[str, object] | None) -> tuple[str, str]:
+    """The MAC the netconf asks for and its field: `runtimeConfig.mac` (the `mac`
+    capability) over `args.cni.mac`, as the reference `bridge` plugin ranks them; both are
+    checked when both are given."""
+    found = ("", "")
+    cni = args.get("cni") if isinstance(args, dict) else None
+    if isinstance(cni, dict) and cni.get("mac") not in (None, ""):
+        found = (parse_mac(cni["mac"], "args.cni.mac"), "args.cni.mac")
+    if runtime and runtime.get("mac") not in (None, ""):
+        found = (parse_mac(runtime["mac"], "runtimeConfig.mac"), "runtimeConfig.mac")
+    return found
+
+
+def requested_mac(conf: NetConf, args: RuntimeArgs) -> tuple[str, str]:
+    """The MAC asked for the pod interface and where it came from (("", "") when none):
+    the netconf's (`_netconf_mac`), else `CNI_ARGS` `MAC`, the reference `bridge` order."""
+    if conf.mac:
+        return conf.mac, conf.mac_source
+    mac = args.args.get("MAC", "")
+    return (mac, "CNI_ARGS MAC") if mac else ("", "")
 
 
 def _runtime_dns(raw: object) -> dict[str, object] | None:

@@ -35,7 +35,7 @@ import os
 from vfpnet.cni import errors, faults
 from vfpnet.cni.addressing import contains, first_host, parse_cidr
 from vfpnet.cni.attachment import Added, Request
-from vfpnet.cni.netconf import IPV6_MIN_MTU
+from vfpnet.cni.netconf import IPV6_MIN_MTU, requested_mac
 from vfpnet.linux.netlink import (
     AF_INET,
     AF_INET6,
@@ -164,7 +164,8 @@ class LinuxBackend:
     def add(self, req: Request, ipam: IpamSource, undo: UndoStack) -> Added:
         conf, args = req.conf, req.args
         host = host_ifname(args.container_id, args.ifname)
-        host_mac, pod_mac = _random_mac(), _random_mac()
+        # the pod side takes a requested MAC in the veth's creation request itself
+        host_mac, pod_mac = _random_mac(), requested_mac(conf, args)[0] or _random_mac()
         if not args.netns.startswith("/"):
             raise errors.CniError(
                 errors.INVALID_ENVIRONMENT, f"CNI_NETNS: {args.netns!r} is not an absolute path"
@@ -269,6 +270,8 @@ class LinuxBackend:
             state["address6"] = v6.address
         if conf.mtu:
             state["mtu"] = conf.mtu
+        if requested_mac(conf, args)[0]:  # only an asked-for MAC is recorded and checked:
+            state["mac"] = veth.pod_mac  # a chained `tuning` may change a random one
         if bridge_index is not None:
             out_ips, routes = self._l2bridge(req, nl, pod, veth, bridge_index, v4, v6, result,
                                              state)
@@ -606,6 +609,7 @@ class LinuxBackend:
                 problems.append(f"interface {args.ifname} in {args.netns} is missing")
             else:
                 problems += _mtu_drift(args.ifname, pod_link[2], mtu)
+                problems += _mac_drift(args.ifname, pod_link[2], state.get("mac"))
                 for af in sorted(set(families)) or [AF_INET]:
                     have = {a for a, _ in pod.addresses(pod_link[0], af)}
                     for address, family in zip(addresses, families, strict=True):
@@ -619,7 +623,10 @@ class LinuxBackend:
 
     # -- GC / STATUS ---------------------------------------------------------------
     def gc(self, conf: NetConf, live: list[dict[str, object]]) -> list[str]:
-        """Remove steering members that no live record owns (e.g. after a crash)."""
+        """Remove steering members left behind (e.g. by a crash): those no live record owns
+        and whose host veth is gone. The set is node-wide: a member whose veth exists
+        belongs to a network whose records are elsewhere (another stateDir) or to an ADD in
+        flight, and removing it would let that pod bypass the gateway."""
         from vfpnet.linux import steering
 
         owned = set()
@@ -629,9 +636,10 @@ class LinuxBackend:
             owned |= {(a, host) for a in _record_addresses(record)}
         problems = []
         try:
-            for member in steering.members(self.nft()):
-                if member not in owned:
-                    steering.remove_member(self.nft(), *member)
+            with Netlink() as nl:
+                for member in steering.members(self.nft()):
+                    if member not in owned and nl.link_index(member[1]) is None:
+                        steering.remove_member(self.nft(), *member)
         except OSError as exc:
             problems.append(f"steering set: {exc}")
         return problems
@@ -660,6 +668,16 @@ def _backend_state(record: dict[str, object] | None) -> dict[str, object]:
 def _record_addresses(record: dict[str, object]) -> list[str]:
     ips = record.get("ips") or []
     return [str(ip).split("/")[0] for ip in ips]  # type: ignore[attr-defined]
+
+
+def _mac_drift(name: str, attrs: dict[int, bytes], mac: object) -> list[str]:
+    """The pod link's MAC against the one ADD was asked for (none asked: nothing to check)."""
+    from vfpnet.linux.netlink import IFLA_ADDRESS
+
+    if not isinstance(mac, str) or not mac or IFLA_ADDRESS not in attrs:
+        return []
+    have = mac_text(attrs[IFLA_ADDRESS])
+    return [] if have == mac else [f"MAC of {name} is {have}, not {mac}"]
 
 
 def _mtu_drift(name: str, attrs: dict[int, bytes], mtu: object) -> list[str]:
