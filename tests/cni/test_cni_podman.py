@@ -43,6 +43,7 @@ class Podman:
         self.fabric = f"{self.prefix}f"
         self.sysctls = {k: get_sysctl(None, k) for k in ("net/ipv4/ip_forward",)}
         self.had_tunnel_table = _nft_table_exists()
+        self.had_nat_tables = {f: _nft_nat_exists(f) for f in ("ip", "ip6")}
         self.had_hostport_chains = "CNI-HOSTPORT-DNAT" in sh("iptables", "-t", "nat", "-S").stdout
         (self.tmp / "bin").mkdir()
         (self.tmp / "bin" / "vfpnet").symlink_to(VFPNET)
@@ -129,6 +130,9 @@ class Podman:
         sh("ip", "route", "flush", "table", str(TUNNEL["table"]), check=False)
         if not self.had_hostport_chains:
             _remove_portmap_chains()
+        for family, had in self.had_nat_tables.items():
+            if not had:  # iptables-nft made it for portmap; empty now, as before us
+                _drop_empty_nat_table(family)
         for key, value in self.sysctls.items():
             set_sysctl(None, key, value)
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -144,6 +148,20 @@ def _remove_portmap_chains() -> None:
     for chain in ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"):
         sh("iptables", "-t", "nat", "-F", chain, check=False)
         sh("iptables", "-t", "nat", "-X", chain, check=False)
+
+
+def _nft_nat_exists(family: str) -> bool:
+    return sh("nft", "list", "table", family, "nat", check=False).returncode == 0
+
+
+def _drop_empty_nat_table(family: str) -> None:
+    """Remove `FAMILY nat` if it holds no rule (only iptables' empty base chains)."""
+    listing = sh("nft", "-j", "list", "table", family, "nat", check=False)
+    if listing.returncode != 0:
+        return
+    if any("rule" in item for item in json.loads(listing.stdout)["nftables"]):
+        return
+    sh("nft", "delete", "table", family, "nat", check=False)
 
 
 def _nft_table_exists() -> bool:
