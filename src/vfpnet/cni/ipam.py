@@ -11,6 +11,12 @@ found with a VERSION call. With a `cache_dir` (the state dir) that VERSION answe
 in `.ipam-versions/`, keyed by the plugin's path and its inode, size and mtime (a replaced
 binary is asked again), so later calls send a version it accepts in the first exec: one
 exec per ADD instead of three.
+
+Windows, as libcni does it there (containernetworking/cni pkg/invoke): CNI_PATH is a list
+separated by `os.pathsep` (";"; Go's filepath.SplitList, in which a double-quoted part may
+hold a ";"), and in each directory the plugin is looked for as `<name>.exe`, then as
+`<name>` (ExecutableFileExtensions). The plugin is started with `subprocess` there
+(Windows has no posix_spawn); elsewhere with posix_spawn, and nothing more is imported.
 """
 
 from __future__ import annotations
@@ -21,6 +27,49 @@ from vfpnet.cni import errors
 from vfpnet.cni.jsonwire import JsonError, dumps, loads
 from vfpnet.cni.result import normalize
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+WINDOWS = os.name == "nt"
+# libcni's ExecutableFileExtensions: os_windows.go tries ".exe" first, os_unix.go only "".
+EXTENSIONS: tuple[str, ...] = (".exe", "") if WINDOWS else ("",)
+
+
+def split_path(value: str, sep: str = os.pathsep, quoted: bool = WINDOWS) -> list[str]:
+    """CNI_PATH as libcni splits it (Go's filepath.SplitList), without empty parts. With
+    `quoted` (Windows), a separator between double quotes belongs to the directory and the
+    quotes are dropped; elsewhere a quote is an ordinary character."""
+    if not quoted:
+        return [p for p in value.split(sep) if p]
+    parts: list[str] = []
+    start, inside = 0, False
+    for i, c in enumerate(value):
+        if c == '"':
+            inside = not inside
+        elif c == sep and not inside:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return [p for p in (part.replace('"', "") for part in parts) if p]
+
+
+def _usable(candidate: str) -> bool:
+    return os.access(candidate, os.X_OK) and not os.path.isdir(candidate)
+
+
+def find_in_path(name: str, path: list[str], extensions: tuple[str, ...] = EXTENSIONS,
+                 join: Callable[[str, str], str] = os.path.join,
+                 usable: Callable[[str], bool] = _usable) -> str | None:
+    """The first `join(directory, name + extension)` that is `usable`, directory by
+    directory and, in each, extension by extension (libcni's FindInPath); None if none."""
+    for directory in path:
+        for extension in extensions:
+            candidate = join(directory, name + extension)
+            if usable(candidate):
+                return candidate
+    return None
+
 
 def find_plugin(name: str, path: list[str]) -> str:
     if not path:
@@ -28,14 +77,78 @@ def find_plugin(name: str, path: list[str]) -> str:
             errors.INVALID_ENVIRONMENT,
             f"CNI_PATH: empty, so the IPAM plugin {name!r} (ipam.type) cannot be found",
         )
-    for directory in path:
-        candidate = os.path.join(directory, name)
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-            return candidate
+    found = find_in_path(name, path)
+    if found is not None:
+        return found
     raise errors.CniError(
         errors.INVALID_CONFIG,
-        f"ipam.type: plugin {name!r} not found in CNI_PATH ({':'.join(path) or 'empty'})",
+        f"ipam.type: plugin {name!r} not found in CNI_PATH ({os.pathsep.join(path)})",
     )
+
+
+def _spawn_posix(plugin: str, env: dict[str, str]) -> tuple[int, int, object]:
+    """The plugin started with its stdin and stdout on new pipes: (the write end of its
+    stdin, the read end of its stdout, the child for `_reap`)."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            plugin,
+            [plugin],
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, in_r, 0),
+                (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_CLOSE, in_w),
+                (os.POSIX_SPAWN_CLOSE, out_r),
+            ],
+        )
+    except OSError as exc:
+        for fd in (in_r, in_w, out_r, out_w):
+            os.close(fd)
+        raise _cannot_run(plugin, exc) from None
+    os.close(in_r)
+    os.close(out_w)
+    return in_w, out_r, pid
+
+
+def _reap_posix(child: object) -> int:
+    assert isinstance(child, int)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _spawn_subprocess(plugin: str, env: dict[str, str]) -> tuple[int, int, object]:
+    """As `_spawn_posix`, through `subprocess` (Windows has no posix_spawn)."""
+    import subprocess
+
+    try:
+        proc = subprocess.Popen([plugin], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=env)
+    except OSError as exc:
+        raise _cannot_run(plugin, exc) from None
+    assert proc.stdin is not None and proc.stdout is not None
+    # Plain descriptors, as posix_spawn's caller holds them; the file objects go.
+    in_w, out_r = os.dup(proc.stdin.fileno()), os.dup(proc.stdout.fileno())
+    proc.stdin.close()
+    proc.stdout.close()
+    return in_w, out_r, proc
+
+
+def _reap_subprocess(child: object) -> int:
+    import subprocess
+
+    assert isinstance(child, subprocess.Popen)
+    return child.wait()
+
+
+def _cannot_run(plugin: str, exc: OSError) -> errors.CniError:
+    return errors.CniError(errors.IPAM_FAILED,
+                           f"ipam.type: cannot run {plugin}: {exc.strerror or exc}")
+
+
+_spawn, _reap = ((_spawn_subprocess, _reap_subprocess) if WINDOWS
+                 else (_spawn_posix, _reap_posix))
 
 
 class IpamCall:
@@ -50,35 +163,16 @@ class IpamCall:
             stdin = _fit(stdin, _cached_versions(plugin, cache_dir)) or stdin
         env = dict(environ)
         env["CNI_COMMAND"] = command
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        try:
-            self.pid = os.posix_spawn(
-                plugin,
-                [plugin],
-                env,
-                file_actions=[
-                    (os.POSIX_SPAWN_DUP2, in_r, 0),
-                    (os.POSIX_SPAWN_DUP2, out_w, 1),
-                    (os.POSIX_SPAWN_CLOSE, in_w),
-                    (os.POSIX_SPAWN_CLOSE, out_r),
-                ],
-            )
-        except OSError as exc:
-            for fd in (in_r, in_w, out_r, out_w):
-                os.close(fd)
-            raise errors.CniError(
-                errors.IPAM_FAILED, f"ipam.type: cannot run {plugin}: {exc.strerror}"
-            ) from None
-        os.close(in_r)
-        os.close(out_w)
-        self._out = out_r
+        in_w, self._out, self._child = _spawn(plugin, env)
         try:
             view = memoryview(stdin)
             while view:  # a write past the pipe buffer can return short when the reader goes
                 view = view[os.write(in_w, view):]
         except BrokenPipeError:
             pass  # it stopped reading (e.g. VERSION): its answer and exit status tell
+        except OSError as exc:
+            if not (WINDOWS and exc.errno == 22):  # EINVAL: Windows' word for a broken pipe
+                raise
         finally:
             os.close(in_w)
         self._result: dict[str, object] | None = None
@@ -93,8 +187,7 @@ class IpamCall:
                 break
             chunks.append(chunk)
         os.close(self._out)
-        _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status), b"".join(chunks)
+        return _reap(self._child), b"".join(chunks)
 
     def result(self) -> dict[str, object]:
         """The IPAM result in the 1.x shape (waits for the plugin); errors as CniError."""
@@ -231,7 +324,10 @@ def _identity(plugin: str) -> list[int] | None:
 
 def _cache_path(plugin: str, cache_dir: str) -> str:
     # a network name starts with a letter or digit: ".ipam-versions" is never a network's dir
-    return os.path.join(cache_dir, ".ipam-versions", plugin.replace("/", "%") + ".versions")
+    key = plugin.replace("/", "%")
+    if WINDOWS:  # a drive's colon and backslashes cannot be in a file name there
+        key = key.replace("\\", "%").replace(":", "%")
+    return os.path.join(cache_dir, ".ipam-versions", key + ".versions")
 
 
 def _cached_versions(plugin: str, cache_dir: str) -> list[str] | None:

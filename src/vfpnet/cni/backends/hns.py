@@ -23,13 +23,18 @@ ADD, step by step (each change pushes its undo right away; the core rolls back):
    address of each family (HNS v1's limit);
 5. the endpoint, named `<containerID>_<ifname>` so DEL and a retried ADD find it without
    state; one left by a crashed ADD is removed first (detached from its namespace or its
-   containers, with its host routes);
+   containers, with its host routes); it carries the pod's DNS (the result's: runtimeConfig
+   `dns`, else netconf `dns`, else IPAM's, else prevResult's): v2 `Dns` {Domain, Search,
+   ServerList, Options}, v1 `DNSServerList` and `DNSSuffix` (the search list), each
+   comma-joined, as Azure CNI's newEndpointImplHnsV2/V1 and win-bridge set them (v1 has
+   no place for options, and neither of them sends the domain through v1); no DNS, no field;
 6. attached: v2 to the namespace, v1 to the container (one that already holds it is
    taken as done, as hcsshim's HotAttachEndpoint does);
 7. transparent-tunnel: a host route per pod address (/32, /128) via its gateway, after
    the endpoint; a route that already exists via the same gateway (left by a crash) is
    adopted, one via another next hop is refused (it would bypass the gateway).
-The state records the API (`api`), and `namespace` (v2) or `container` (v1).
+The state records the API (`api`), `namespace` (v2) or `container` (v1), and `dns` (the
+pod's DNS in the result's shape; CHECK reports drift when the endpoint's differs).
 
 l2bridge and transparent make no host routes: same-node traffic stays on the vSwitch.
 Azure CNI on Windows makes every network L2Bridge (its "bridge" mode) with a default route
@@ -162,8 +167,10 @@ class HnsBackend:
 
         name = endpoint_name(args.container_id, args.ifname)
         slash32 = conf.mode == "transparent" and bool(features.get("Slash32EndpointPrefixes"))
+        dns = _pod_dns(conf, result)
         make = _make_endpoint_v2 if v2 else _make_endpoint_v1
-        endpoint_id, mac = make(client, network_id, conf.name, name, addresses, slash32, undo)
+        endpoint_id, mac = make(client, network_id, conf.name, name, addresses, slash32, dns,
+                                undo)
         faults.point("after-hns-endpoint")
 
         state: dict[str, object] = {
@@ -174,6 +181,7 @@ class HnsBackend:
             "endpoint": endpoint_id,
             "endpointName": name,
             "gateways": {p.address: str(p.gateway) for p in addresses},
+            "dns": dns,
         }
         if v2:
             namespace = args.netns.strip("{}").upper()
@@ -288,6 +296,11 @@ class HnsBackend:
         for address in _record_addresses(record):
             if address not in have:
                 problems.append(f"HNS endpoint {endpoint_id} lacks address {address}")
+        recorded = state.get("dns")
+        if isinstance(recorded, dict):  # records made before DNS went on endpoints have none
+            problem = _dns_drift(endpoint, recorded, v1)
+            if problem:
+                problems.append(f"HNS endpoint {endpoint_id} {problem}")
         if record.get("mode") == TUNNEL:
             present = {(r.destination_prefix, r.next_hop)
                        for r in _call(client.list_routes, "list host routes")}
@@ -503,7 +516,7 @@ def _network_subnets_v1(network: dict[str, Any]) -> list[str]:
 
 
 def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
-                       slash32: bool) -> dict[str, object]:
+                       slash32: bool, dns: dict[str, object]) -> dict[str, object]:
     configs = []
     routes = []
     for p in addresses:
@@ -511,21 +524,116 @@ def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
         configs.append({"IpAddress": p.address, "PrefixLength": prefix})
         default = "0.0.0.0/0" if p.version == 4 else "::/0"
         routes.append({"NextHop": str(p.gateway), "DestinationPrefix": default})
-    return {"Name": name, "HostComputeNetwork": network_id, "IpConfigurations": configs,
-            "Routes": routes, "SchemaVersion": SCHEMA}
+    out: dict[str, object] = {"Name": name, "HostComputeNetwork": network_id,
+                              "IpConfigurations": configs}
+    hcn_dns = _dns_v2(dns)
+    if hcn_dns:
+        out["Dns"] = hcn_dns
+    out["Routes"] = routes
+    out["SchemaVersion"] = SCHEMA
+    return out
 
 
 def _endpoint_settings_v1(name: str, network_id: str, addresses: list[PodAddress],
-                          slash32: bool) -> dict[str, object]:
+                          slash32: bool, dns: dict[str, object]) -> dict[str, object]:
     """hcsshim's HNSEndpoint: one address of each family with its prefix and gateway."""
     _one_address_per_family(addresses)
-    out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id}
+    out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id, **_dns_v1(dns)}
     for p in addresses:
         prefix = p.max_prefixlen if slash32 else p.prefix
         keys = (("IPAddress", "PrefixLength", "GatewayAddress") if p.version == 4
                 else ("IPv6Address", "IPv6PrefixLength", "GatewayAddressV6"))
         out.update(zip(keys, (p.address, prefix, str(p.gateway)), strict=True))
     return out
+
+
+# The result's `dns` members and the HCN v2 `Dns` members they go to (hcsshim's hcn.Dns).
+_DNS_V2 = (("domain", "Domain"), ("search", "Search"), ("nameservers", "ServerList"),
+           ("options", "Options"))
+# HNS v1 (hcsshim's HNSEndpoint): comma-joined text; no options; the domain is not sent.
+_DNS_V1 = (("nameservers", "DNSServerList"), ("search", "DNSSuffix"))
+
+
+def _pod_dns(conf: NetConf, result: dict[str, object]) -> dict[str, object]:
+    """The pod's DNS as the result reports it (`vfpnet.cni.operations.add`'s order): the
+    runtimeConfig `dns` capability or the netconf's `dns` (both checked by the netconf),
+    else the IPAM answer's, else the previous plugin's; {} for none."""
+    if conf.dns:
+        return dict(conf.dns)
+    prev = conf.prev_result or {}
+    found = [("ipam result.dns", result.get("dns"))] if conf.ipam else []
+    found.append(("prevResult.dns", prev.get("dns")))  # also `result` without an ipam
+    for where, dns in found:
+        if isinstance(dns, dict) and dns:
+            return _checked_dns(dns, where)
+    return {}
+
+
+def _checked_dns(dns: dict[str, object], where: str) -> dict[str, object]:
+    """A `dns` object another plugin handed us, in the result's shape, members checked."""
+    out: dict[str, object] = {}
+    for key in ("nameservers", "search", "options"):
+        value = dns.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise errors.CniError(errors.DECODE_FAILURE,
+                                  f"{where}.{key}: must be an array of strings")
+        if value:
+            out[key] = list(value)
+    domain = dns.get("domain")
+    if domain is not None and not isinstance(domain, str):
+        raise errors.CniError(errors.DECODE_FAILURE, f"{where}.domain: must be a string")
+    if domain:
+        out["domain"] = domain
+    return out
+
+
+def _dns_v2(dns: dict[str, object]) -> dict[str, object]:
+    """The pod's DNS as an HCN v2 endpoint's `Dns`; {} for none (then no `Dns` is sent)."""
+    out: dict[str, object] = {}
+    for key, member in _DNS_V2:
+        value = dns.get(key)
+        if value:
+            out[member] = list(value) if isinstance(value, list) else str(value)
+    return out
+
+
+def _dns_v1(dns: dict[str, object]) -> dict[str, str]:
+    """The pod's DNS as an HNS v1 endpoint's `DNSServerList`/`DNSSuffix`."""
+    out: dict[str, str] = {}
+    for key, member in _DNS_V1:
+        value = dns.get(key)
+        if isinstance(value, list) and value:
+            out[member] = ",".join(str(v) for v in value)
+    return out
+
+
+def _dns_drift(endpoint: dict[str, Any], recorded: dict[str, object], v1: bool) -> str | None:
+    """How the endpoint's DNS differs from the recorded pod DNS, or None when it does not.
+    Members are compared as HNS hands them back: v2 lists in order, v1 comma-split text."""
+    import json
+
+    if v1:
+        want: dict[str, object] = {m: _joined(v) for m, v in _dns_v1(recorded).items()}
+        have: dict[str, object] = {m: _joined(endpoint.get(m)) for _, m in _DNS_V1
+                                   if _joined(endpoint.get(m))}
+    else:
+        want = _dns_v2(recorded)
+        given = endpoint.get("Dns")
+        have = _dns_v2({k: given.get(m) for k, m in _DNS_V2}) if isinstance(given, dict) else {}
+    if have == want:
+        return None
+
+    def show(d: dict[str, object]) -> str:
+        return json.dumps(d, separators=(",", ":")) if d else "none"
+
+    return f"has DNS {show(have)}, not the recorded {show(want)}"
+
+
+def _joined(text: object) -> str:
+    """v1 comma-separated text without blanks around or between its items."""
+    return ",".join(s.strip() for s in str(text or "").split(",") if s.strip())
 
 
 def _one_address_per_family(addresses: list[PodAddress]) -> None:
@@ -547,7 +655,7 @@ def _mac_of(endpoint: dict[str, Any]) -> str:
 
 
 def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, name: str,
-                      addresses: list[PodAddress], slash32: bool,
+                      addresses: list[PodAddress], slash32: bool, dns: dict[str, object],
                       undo: UndoStack) -> tuple[str, str]:
     """The pod's endpoint through HCN v2; its ID and MAC address."""
     for stale in _endpoints_named(client, network_id, name):
@@ -555,7 +663,7 @@ def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, nam
         # its host routes as a stateless DEL would.
         _remove_endpoint(client, stale)
         _delete_host_routes(client, _routes_of_endpoint(stale))
-    settings = _endpoint_settings(name, network_id, addresses, slash32)
+    settings = _endpoint_settings(name, network_id, addresses, slash32, dns)
     try:
         endpoint = client.create_endpoint(network_id, settings)
     except _hcn_error_class() as exc:
@@ -566,10 +674,10 @@ def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, nam
 
 
 def _make_endpoint_v1(client: HnsClient, network_id: str, network_name: str, name: str,
-                      addresses: list[PodAddress], slash32: bool,
+                      addresses: list[PodAddress], slash32: bool, dns: dict[str, object],
                       undo: UndoStack) -> tuple[str, str]:
     """The pod's endpoint through HNS v1 (Azure CNI's newEndpointImplHnsV1); ID and MAC."""
-    settings = _endpoint_settings_v1(name, network_id, addresses, slash32)
+    settings = _endpoint_settings_v1(name, network_id, addresses, slash32, dns)
     for stale in _endpoints_named_v1(client, network_id, name):
         _remove_endpoint_v1(client, stale)  # a crashed ADD's, still attached to its container
     try:
