@@ -169,7 +169,9 @@ class RuntimeArgs:
         self.container_id = environ.get("CNI_CONTAINERID", "")
         self.netns = environ.get("CNI_NETNS", "")
         self.ifname = environ.get("CNI_IFNAME", "")
-        self.path = [p for p in environ.get("CNI_PATH", "").split(":") if p]
+        from vfpnet.cni.ipam import split_path  # os.pathsep, and Windows quoting
+
+        self.path = split_path(environ.get("CNI_PATH", ""))
         # As the spec lists them (the reference plugins' skel also wants CNI_PATH for every
         # command; here it is wanted where an IPAM plugin has to be found: `ipam.find_plugin`).
         required = {

@@ -150,7 +150,7 @@ def add(req: Request) -> dict[str, object]:
             "containerID": args.container_id, "ifname": args.ifname, "network": conf.name,
             "netns": args.netns, "mode": conf.mode, "backend": conf.backend,
             "podNamespace": args.pod_namespace, "podName": args.pod_name,
-            "cniPath": ":".join(args.path), "status": "adding", "ips": [],
+            "cniPath": os.pathsep.join(args.path), "status": "adding", "ips": [],
             "created": int(time.time()), "netconf": _stored_netconf(conf),
         }
         store.write(record)
@@ -262,7 +262,7 @@ def _delete_attachment(store: Store, record: dict[str, object], req: Request) ->
     stored = record.get("netconf")
     stored_ipam = stored.get("ipam") if isinstance(stored, dict) else None
     if isinstance(stored_ipam, dict) and stored_ipam.get("type"):
-        path = [p for p in str(record.get("cniPath") or "").split(":") if p] or req.args.path
+        path = ipam.split_path(str(record.get("cniPath") or "")) or req.args.path
         plugin = ipam.find_plugin(str(stored_ipam["type"]), path)
         ipam.run(plugin, "DEL", dumps(stored).encode(), _env_for(record), store.root)
     store.remove(str(record["containerID"]), str(record["ifname"]))
