@@ -139,14 +139,6 @@ def test_check_reports_a_mac_changed_by_hand(lab: Lab) -> None:
     lab.assert_clean()
 
 
-def test_hns_backend_refuses_a_requested_mac_as_code_2(lab: Lab) -> None:
-    conf, _ = ask(lab, "transparent", "runtimeConfig.mac", MAC)
-    rc, out = lab.run("ADD", dict(conf, backend="hns"), "machns", lab.pod())
-    assert rc == 1 and out is not None and out["code"] == errors.UNSUPPORTED_FIELD, out
-    assert str(out["msg"]) == f"runtimeConfig.mac: {MAC} is not supported by the hns backend"
-    lab.assert_clean()
-
-
 def test_dual_stack_transparent_node_neighbour_entry_uses_the_requested_mac(lab: Lab) -> None:
     """The node reaches a transparent pod's IPv6 address by a permanent neighbour entry made
     from the pod's MAC: with a requested MAC it must be that one, or IPv6 to the pod breaks."""

@@ -125,13 +125,6 @@ class NetConf:
         if runtime is not None and not isinstance(runtime, dict):
             raise _invalid("runtimeConfig: must be an object")
         self.mac, self.mac_source = _netconf_mac(raw.get("args"), runtime)
-        if self.mac and backend == "hns" and command == "ADD":
-            # HNS picks the endpoint's MAC: a pod quietly given another MAC than the one
-            # asked for breaks what relies on it
-            raise errors.CniError(
-                errors.UNSUPPORTED_FIELD,
-                f"{self.mac_source}: {self.mac} is not supported by the hns backend",
-            )
         if runtime and runtime.get("dns"):
             self.dns = _runtime_dns(runtime["dns"]) or self.dns
 

@@ -64,7 +64,7 @@ import os
 
 from vfpnet.cni import errors, faults
 from vfpnet.cni.attachment import Added, Request
-from vfpnet.cni.netconf import is_guid
+from vfpnet.cni.netconf import is_guid, requested_mac
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -169,8 +169,15 @@ class HnsBackend:
         slash32 = conf.mode == "transparent" and bool(features.get("Slash32EndpointPrefixes"))
         dns = _pod_dns(conf, result)
         make = _make_endpoint_v2 if v2 else _make_endpoint_v1
+        wanted_mac, mac_source = requested_mac(conf, args)
         endpoint_id, mac = make(client, network_id, conf.name, name, addresses, slash32, dns,
-                                undo)
+                                undo, wanted_mac)
+        if wanted_mac and mac != wanted_mac:  # an HNS that picks its own: never silently
+            raise errors.CniError(
+                errors.NETWORK_SETUP_FAILED,
+                f"{mac_source}: HNS gave endpoint {endpoint_id} MAC {mac or 'none'}, "
+                f"not {wanted_mac}",
+            )
         faults.point("after-hns-endpoint")
 
         state: dict[str, object] = {
@@ -654,9 +661,14 @@ def _mac_of(endpoint: dict[str, Any]) -> str:
     return str(endpoint.get("MacAddress") or "").replace("-", ":").lower()
 
 
+def _hns_mac(mac: str) -> str:
+    """A MAC as HNS writes it (`00-15-5D-0A-0B-0C`), from the plugin's `00:15:5d:0a:0b:0c`."""
+    return mac.replace(":", "-").upper()
+
+
 def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, name: str,
                       addresses: list[PodAddress], slash32: bool, dns: dict[str, object],
-                      undo: UndoStack) -> tuple[str, str]:
+                      undo: UndoStack, mac: str = "") -> tuple[str, str]:
     """The pod's endpoint through HCN v2; its ID and MAC address."""
     for stale in _endpoints_named(client, network_id, name):
         # Left by a crashed ADD of this attachment whose record is gone: remove it and
@@ -664,6 +676,8 @@ def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, nam
         _remove_endpoint(client, stale)
         _delete_host_routes(client, _routes_of_endpoint(stale))
     settings = _endpoint_settings(name, network_id, addresses, slash32, dns)
+    if mac:
+        settings["MacAddress"] = _hns_mac(mac)
     try:
         endpoint = client.create_endpoint(network_id, settings)
     except _hcn_error_class() as exc:
@@ -675,9 +689,11 @@ def _make_endpoint_v2(client: HnsClient, network_id: str, network_name: str, nam
 
 def _make_endpoint_v1(client: HnsClient, network_id: str, network_name: str, name: str,
                       addresses: list[PodAddress], slash32: bool, dns: dict[str, object],
-                      undo: UndoStack) -> tuple[str, str]:
+                      undo: UndoStack, mac: str = "") -> tuple[str, str]:
     """The pod's endpoint through HNS v1 (Azure CNI's newEndpointImplHnsV1); ID and MAC."""
     settings = _endpoint_settings_v1(name, network_id, addresses, slash32, dns)
+    if mac:
+        settings["MacAddress"] = _hns_mac(mac)
     for stale in _endpoints_named_v1(client, network_id, name):
         _remove_endpoint_v1(client, stale)  # a crashed ADD's, still attached to its container
     try:
