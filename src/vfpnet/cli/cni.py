@@ -38,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
         help="Unix socket to listen on (default $VFPNET_CNI_SOCKET, else /run/vfpnet/cni.sock)",
     )
     parser.add_argument("--spares", type=int, default=4, metavar="N",
-                        help="workers kept forked and waiting for a call (default 4)")
+                        help="workers kept forked and waiting for a call, 1..64 (default 4)")
     parser.set_defaults(func=run)
 
 
@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     from vfpnet.cni.server import serve
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s vfpnet cni: %(message)s")
+    # the same stamp as the workers' lines (vfpnet.cni.server._log): one format per log
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s vfpnet cni: %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S")
     if args.socket == "off":
         from vfpnet.errors import InputError
 
