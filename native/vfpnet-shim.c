@@ -5,10 +5,10 @@
  * own start-up (about 8 ms here) is as long as the reference `bridge` plugin's whole ADD.
  * As a CNI plugin (CNI_COMMAND set) this program hands the call to a running
  * `vfpnet cni serve` (a warm Python process that forks one worker per call) over a Unix
- * socket: it passes its stdin, stdout, stderr and network namespace descriptors and its
- * environment, and exits
- * with the worker's status. The worker reads the netconf from our stdin and writes the
- * result to our stdout itself, so the runtime sees exactly what an in-process plugin writes.
+ * socket: it passes its stdin, stdout, stderr and network namespace descriptors, its
+ * umask, working directory and environment, and exits with the worker's status. The
+ * worker reads the netconf from our stdin and writes the result to our stdout itself, so
+ * the runtime sees exactly what an in-process plugin writes.
  *
  * When no server answers (no socket, connection refused, a server of another protocol
  * version), or for anything that is not a CNI call, it execs the Python launcher

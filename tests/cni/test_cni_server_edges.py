@@ -326,6 +326,23 @@ def test_request_above_the_size_limit_is_told_to_fall_back(server: Server) -> No
     assert _raw(server.socket, b"VFPCNI1\n" + struct.pack(">I", 5 << 20)) == b"fallback\n"
 
 
+def test_front_with_an_environment_above_the_size_limit_runs_the_call_itself(
+        server: Server) -> None:
+    import resource
+
+    def big_stack() -> None:  # execve takes up to a quarter of the stack limit (capped 6 MB)
+        resource.setrlimit(resource.RLIMIT_STACK,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    big = {f"VT_BIG{i}": "x" * 120_000 for i in range(40)}  # 4.8 MB > MAX_REQUEST (4 MiB)
+    refused = len([line for line in server.lines() if "a request of" in line])
+    res = _front(server.env(**big), preexec=big_stack)
+    assert res.returncode == 0, res.stderr
+    assert "supportedVersions" in json.loads(res.stdout)
+    _wait(lambda: len([line for line in server.lines() if "a request of" in line]) > refused,
+          "the server did not see the request")
+
+
 # -- the front against a scripted stand-in server ----------------------------------------
 
 class StandIn:
@@ -575,6 +592,37 @@ def test_sigterm_with_idle_spares_stops_cleanly(workdir: Path) -> None:
         srv.kill_all()
 
 
+def test_sigterm_in_the_middle_of_a_burst_leaves_every_call_answered_once(
+        workdir: Path) -> None:
+    """Calls queued when the server stops are run by their fronts; none is lost or doubled."""
+    srv = Server(workdir, spares=2)
+    results: list[subprocess.CompletedProcess[str]] = []
+    lock = threading.Lock()
+
+    def call(i: int) -> None:
+        res = _front(srv.env(CNI_CONTAINERID=f"vt-burst{i}"), timeout=120)
+        with lock:
+            results.append(res)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(40)]
+    try:
+        for i, t in enumerate(threads):
+            t.start()
+            if i == 20:
+                srv.proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join()
+        assert srv.proc.wait(timeout=30) == 0
+        assert len(results) == 40
+        assert all(r.returncode == 0 and "supportedVersions" in json.loads(r.stdout)
+                   for r in results), [r for r in results if r.returncode]
+        served = [line.split("container=")[1].split()[0] for line in srv.calls("VERSION")]
+        assert len(served) == len(set(served)) <= 40  # no call ran twice in the server
+        assert not [p for p in srv.seen if _alive(p)]
+    finally:
+        srv.kill_all()
+
+
 def test_sigkilled_server_idle_spares_leave_and_a_running_call_finishes(
         workdir: Path) -> None:
     srv = Server(workdir, spares=2)
@@ -663,6 +711,15 @@ def test_bad_server_options_name_the_problem_in_one_line(
     assert res.returncode == code
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "None" not in res.stderr
+
+
+def test_serving_with_the_front_switched_off_in_the_environment_says_where_off_came_from(
+) -> None:
+    res = subprocess.run([VFPNET, "cni", "serve"], capture_output=True, text=True, timeout=60,
+                         env={**_base_env(), "VFPNET_CNI_SOCKET": "off"})
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("vfpnet: VFPNET_CNI_SOCKET=off (the default of --socket): "
+                                  "name a socket path to listen on"), res.stderr
 
 
 def _raw(path: str, request: bytes) -> bytes:
