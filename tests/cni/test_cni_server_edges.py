@@ -436,10 +436,14 @@ def test_front_runs_the_call_itself_when_the_server_never_said_run(
 
 
 def test_front_stopped_and_continued_mid_call_still_gets_the_status(server: Server) -> None:
+    _wait(lambda: len(server.children()) == 2, "spares not ready")
+    before = set(server.children())
     proc = subprocess.Popen([VFPNET], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True, env={"CNI_COMMAND": "VERSION", **server.env()})
     try:
-        time.sleep(0.3)  # blocked on its answer: the worker waits for our stdin
+        # a worker took the call (its replacement appears) and waits for our stdin, the
+        # front for its answer
+        _wait(lambda: bool(set(server.children()) - before), "no worker took the call")
         proc.send_signal(signal.SIGSTOP)
         proc.send_signal(signal.SIGCONT)
         out, _ = proc.communicate(VERSION_IN, timeout=30)
