@@ -5,10 +5,10 @@
  * own start-up (about 8 ms here) is as long as the reference `bridge` plugin's whole ADD.
  * As a CNI plugin (CNI_COMMAND set) this program hands the call to a running
  * `vfpnet cni serve` (a warm Python process that forks one worker per call) over a Unix
- * socket: it passes its stdin, stdout, stderr and network namespace descriptors and its
- * environment, and exits
- * with the worker's status. The worker reads the netconf from our stdin and writes the
- * result to our stdout itself, so the runtime sees exactly what an in-process plugin writes.
+ * socket: it passes its stdin, stdout, stderr and network namespace descriptors, its
+ * umask, working directory and environment, and exits with the worker's status. The
+ * worker reads the netconf from our stdin and writes the result to our stdout itself, so
+ * the runtime sees exactly what an in-process plugin writes.
  *
  * When no server answers (no socket, connection refused, a server of another protocol
  * version), or for anything that is not a CNI call, it execs the Python launcher
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -42,11 +43,12 @@
 #endif
 
 /* Wire format (see vfpnet/cni/server.py): MAGIC, a 4-byte big-endian length N, then N bytes:
- * the working directory and each KEY=VALUE of the environment, each ended by a NUL byte.
+ * the umask in octal, the working directory and each KEY=VALUE of the environment, each
+ * ended by a NUL byte (the worker takes on all three, as an exec'd plugin inherits them).
  * The first sendmsg carries fds 0, 1, 2 and our network namespace as SCM_RIGHTS.
  * Answers, ASCII lines: "run" when the worker starts the call, then "exit N" (the plugin's
  * status); or "fallback" (run the plugin yourself). No "run": nothing ran, run it here. */
-#define MAGIC "VFPCNI1\n"
+#define MAGIC "VFPCNI2\n"
 #define MAGIC_LEN 8
 
 extern char **environ;
@@ -87,14 +89,18 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
     return 0;
 }
 
-/* The request: MAGIC, length, cwd NUL, environment entries NUL. NULL on failure. */
+/* The request: MAGIC, length, umask NUL, cwd NUL, environment entries NUL. NULL on failure. */
 static char *build_request(size_t *out_len) {
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    char cwd[4096];
+    char cwd[4096], mask[8];
     if (getcwd(cwd, sizeof cwd) == NULL)
         strcpy(cwd, "/");
+    mode_t old = umask(0);  /* the only way to read it; set back at once (one thread) */
+    umask(old);
+    snprintf(mask, sizeof mask, "%04o", (unsigned)(old & 0777));
     if (append(&buf, &len, &cap, MAGIC "\0\0\0\0", MAGIC_LEN + 4) < 0 ||
+        append(&buf, &len, &cap, mask, strlen(mask) + 1) < 0 ||
         append(&buf, &len, &cap, cwd, strlen(cwd) + 1) < 0)
         goto fail;
     for (char **e = environ; *e != NULL; e++)
@@ -120,6 +126,14 @@ static int call_server(const char *path) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    if (fd <= 2) {
+        /* One of our stdin, stdout, stderr is closed (a descriptor takes the lowest free
+         * number): passing "0, 1, 2" would hand the worker this very socket as that
+         * stream (a worker reading its own connection waits forever). Run it here, where
+         * the plugin meets the closed stream as an exec'd plugin does. */
+        close(fd);
+        return -1;
+    }
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
     strcpy(addr.sun_path, path);
@@ -195,14 +209,18 @@ static int call_server(const char *path) {
     }
     close(fd);
     answer[got] = '\0';
-    int status;
     char *line = answer;
     if (strncmp(line, "run\n", 4) == 0)
         line += 4;
     else
         return -1;  /* "fallback", or the connection ended before the call started */
-    if (sscanf(line, "exit %d", &status) == 1)
-        return status & 0xff;
+    if (strncmp(line, "exit ", 5) == 0) {
+        char *end;
+        errno = 0;
+        long status = strtol(line + 5, &end, 10);
+        if (end != line + 5 && errno == 0)
+            return (int)(status & 0xff);  /* what exit(status) leaves the parent */
+    }
     /* The worker may have run part of the call: running it again here could do it twice. */
     fprintf(stderr, "vfpnet: the CNI server at %s ended the call without a status\n", path);
     printf("{\"cniVersion\": \"1.1.0\", \"code\": 11, \"msg\": \"vfpnet: the CNI server "

@@ -33,12 +33,11 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("action", choices=("serve",), help="serve: run the server")
     parser.add_argument(
-        "--socket", metavar="PATH",
-        default=os.environ.get("VFPNET_CNI_SOCKET") or "/run/vfpnet/cni.sock",
+        "--socket", metavar="PATH", default=None,
         help="Unix socket to listen on (default $VFPNET_CNI_SOCKET, else /run/vfpnet/cni.sock)",
     )
     parser.add_argument("--spares", type=int, default=4, metavar="N",
-                        help="workers kept forked and waiting for a call (default 4)")
+                        help="workers kept forked and waiting for a call, 1..64 (default 4)")
     parser.set_defaults(func=run)
 
 
@@ -47,11 +46,17 @@ def run(args: argparse.Namespace) -> int:
 
     from vfpnet.cni.server import serve
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s vfpnet cni: %(message)s")
-    if args.socket == "off":
+    # the same stamp as the workers' lines (vfpnet.cni.server._log): one format per log
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s vfpnet cni: %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S")
+    path = args.socket
+    origin = "--socket off"
+    if path is None:  # read here, not when the parser is built: the message can say whence
+        path = os.environ.get("VFPNET_CNI_SOCKET") or "/run/vfpnet/cni.sock"
+        origin = "VFPNET_CNI_SOCKET=off (the default of --socket)"
+    if path == "off":
         from vfpnet.errors import InputError
 
-        raise InputError("--socket off: name a socket path to listen on")
-    result: int = serve(args.socket, spares=args.spares)
+        raise InputError(f"{origin}: name a socket path to listen on")
+    result: int = serve(path, spares=args.spares)
     return result

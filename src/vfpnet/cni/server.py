@@ -21,10 +21,17 @@ front runs the plugin in a fresh interpreter: the same result, slower. A worker 
 nothing ran and runs it itself. Only the server's own user (root) may connect: the socket
 is mode 0600 and the peer's credentials are checked.
 
-Wire format: "VFPCNI1\\n", a 4-byte big-endian length N, N bytes of NUL-terminated
-strings (the caller's working directory, then each KEY=VALUE of its environment);
-descriptors 0, 1, 2 and the caller's /proc/self/ns/net ride as SCM_RIGHTS with the first
-bytes. Answers: "run\\n" then "exit N\\n"; or "fallback\\n".
+Wire format: "VFPCNI2\\n", a 4-byte big-endian length N, N bytes of NUL-terminated
+strings (the caller's umask in octal, its working directory, then each KEY=VALUE of its
+environment); descriptors 0, 1, 2 and the caller's /proc/self/ns/net ride as SCM_RIGHTS
+with the first bytes. Answers: "run\\n" then "exit N\\n"; or "fallback\\n". A
+"VFPCNI1\\n" request (a front built before the umask was sent) has no umask string: its
+call runs with the server's umask.
+
+What a worker gives the plugin beyond that, as an exec'd plugin would have it: the
+descriptors the server inherited are close-on-exec (only 0, 1, 2 reach the IPAM plugin),
+and SIGINT, which workers shrug off, is caught rather than ignored (an ignored signal
+stays ignored across exec; a caught one is reset).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -44,10 +52,13 @@ from vfpnet.errors import InputError, VfpnetError
 
 DEFAULT_SOCKET = "/run/vfpnet/cni.sock"
 DEFAULT_SPARES = 4
-MAGIC = b"VFPCNI1\n"
+MAGIC = b"VFPCNI2\n"
+MAGIC_V1 = b"VFPCNI1\n"  # no umask string
+MAX_SPARES = 64  # each spare is a process; more only costs memory, calls queue briefly
 MAX_REQUEST = 4 << 20  # an environment is kilobytes; a bigger request is refused
 PASSED_FDS = 4  # stdin, stdout, stderr, network namespace
-REQUEST_TIMEOUT = 5.0  # seconds for a connected front to send its request
+REQUEST_TIMEOUT = 5.0  # seconds for a connected front to send its whole request
+FORK_RETRY = 1.0  # seconds before trying again to fork a spare that could not be forked
 PID = struct.Struct("=i")
 
 # What a worker imports on a call, loaded once in the server so no call pays for it.
@@ -72,11 +83,14 @@ def serve(path: str = DEFAULT_SOCKET, spares: int = DEFAULT_SPARES,
     """Listen on `path` until SIGTERM or SIGINT; then let running calls finish; 0."""
     if spares < 1:
         raise InputError(f"--spares {spares}: at least 1")
+    if spares > MAX_SPARES:
+        raise InputError(f"--spares {spares}: at most {MAX_SPARES}")
     if not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX"):
         # Windows nodes: no fork and no descriptor passing; the plugin runs in-process there
         raise ServerError("vfpnet cni serve: needs fork and Unix sockets (Linux)")
     _warm_up(warm)
     listener = _listen(path)
+    _keep_inherited_descriptors_from_execs()
     # Everything loaded so far lives as long as the server: out of the collector's sight, a
     # worker's collections do not touch (and copy) the pages it shares with the server.
     gc.collect()
@@ -106,8 +120,10 @@ def serve(path: str = DEFAULT_SOCKET, spares: int = DEFAULT_SPARES,
                 if pid is None:
                     break
                 idle.add(pid)
+            # short of spares (fork failed): try again soon, or callers wait in the backlog
+            timeout = FORK_RETRY if len(idle) < spares else None
             try:
-                ready, _, _ = select.select([notify_r, wake_r], [], [])
+                ready, _, _ = select.select([notify_r, wake_r], [], [], timeout)
             except InterruptedError:
                 continue
             if notify_r in ready:
@@ -145,12 +161,20 @@ def _warm_up(modules: tuple[str, ...]) -> None:
 
 
 def _listen(path: str) -> socket.socket:
+    if len(os.fsencode(path)) >= 108:  # sockaddr_un.sun_path, with its NUL
+        raise ServerError(f"--socket {path}: too long for a Unix socket (at most 107 bytes)")
     directory = os.path.dirname(path) or "."
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
     except OSError as exc:
         raise ServerError(f"--socket {path}: cannot create {directory}: {exc.strerror}") from None
     if os.path.lexists(path):
+        try:
+            is_socket = stat.S_ISSOCK(os.lstat(path).st_mode)
+        except OSError as exc:
+            raise ServerError(f"--socket {path}: {exc.strerror}") from None
+        if not is_socket:  # never remove what a typo names
+            raise ServerError(f"--socket {path}: exists and is not a socket")
         if _answers(path):
             raise ServerError(f"--socket {path}: another vfpnet cni server is listening there")
         try:
@@ -164,7 +188,7 @@ def _listen(path: str) -> socket.socket:
         listener.bind(path)
     except OSError as exc:
         listener.close()
-        raise ServerError(f"--socket {path}: cannot listen: {exc.strerror}") from None
+        raise ServerError(f"--socket {path}: cannot listen: {exc.strerror or exc}") from None
     finally:
         os.umask(old_umask)
     listener.listen(128)
@@ -181,6 +205,28 @@ def _answers(path: str) -> bool:
         return False
     finally:
         probe.close()
+
+
+def _keep_inherited_descriptors_from_execs() -> None:
+    """Close-on-exec for every descriptor above 2 this process was started with.
+
+    A worker execs the IPAM plugin, which must get only 0, 1 and 2, as when exec'd by the
+    runtime; what the server's own starter left open (a shell's, a supervisor's) would
+    otherwise ride along. Done once here, so no call pays for it.
+    """
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in names:
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):  # the listing's own, closed by now
+                os.set_inheritable(fd, False)
+
+
+def _ignore_signal(_signum: int, _frame: object) -> None:
+    """Caught and dropped: unlike SIG_IGN, an exec resets it to the default."""
 
 
 def _unlink(path: str) -> None:
@@ -222,7 +268,8 @@ def _spare(listener: socket.socket, notify_w: int, halt_r: int, halt_w: int,
         os.close(halt_w)
         for sig in (signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+        # the server decides when workers stop; caught, not ignored (see the module doc)
+        signal.signal(signal.SIGINT, _ignore_signal)
         signal.set_wakeup_fd(-1)
         gc.disable()  # a worker lives for one call; collections would only copy shared pages
         while True:
@@ -252,28 +299,43 @@ def _call(conn: socket.socket, log_fd: int, started: float) -> int:
     conn.settimeout(REQUEST_TIMEOUT)
     if not _peer_allowed(conn, log_fd):
         return 1
-    request = _receive(conn, fds, log_fd)
+    try:
+        request = _receive(conn, fds, log_fd)
+    except TimeoutError:
+        _log(log_fd, f"dropped a connection: no whole request within {REQUEST_TIMEOUT:g} s")
+        return 1
     if request is None:
         return 1
-    cwd, environ = request
+    umask, cwd, environ = request
     conn.sendall(b"run\n")
-    code = _run_plugin(fds, cwd, environ)
+    code = _run_plugin(fds, umask, cwd, environ)
     elapsed = (time.perf_counter() - started) * 1000
     # logged before the answer: when the caller has its status, the log has the call
-    _log(log_fd, f"{environ.get('CNI_COMMAND', '?')} container="
-                 f"{environ.get('CNI_CONTAINERID') or '-'} ifname="
-                 f"{environ.get('CNI_IFNAME') or '-'} worker={os.getpid()} exit={code} "
+    _log(log_fd, f"{_field(environ.get('CNI_COMMAND'))} container="
+                 f"{_field(environ.get('CNI_CONTAINERID'))} ifname="
+                 f"{_field(environ.get('CNI_IFNAME'))} worker={os.getpid()} exit={code} "
                  f"{elapsed:.1f} ms")
     with contextlib.suppress(OSError):
         conn.sendall(f"exit {code}\n".encode())
     return code
 
 
-def _run_plugin(fds: list[int], cwd: str, environ: dict[str, str]) -> int:
+def _field(value: str | None) -> str:
+    """A log field from the caller's environment: one word, never a forged line."""
+    if not value:
+        return "-"
+    if value.isprintable() and " " not in value:
+        return value
+    return value.encode("unicode_escape").decode("ascii").replace(" ", "\\x20")
+
+
+def _run_plugin(fds: list[int], umask: int | None, cwd: str, environ: dict[str, str]) -> int:
     """Become the caller's plugin process and run the plugin; its exit status."""
     from vfpnet.linux.netns import setns
 
     setns(fds[3])
+    if umask is not None:
+        os.umask(umask)
     for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
     for fd in fds:
@@ -320,17 +382,26 @@ def _peer_allowed(conn: socket.socket, log_fd: int) -> bool:
 
 
 def _receive(conn: socket.socket, fds: list[int],
-             log_fd: int) -> tuple[str, dict[str, str]] | None:
-    """Read one request; the passed descriptors go into `fds`."""
+             log_fd: int) -> tuple[int | None, str, dict[str, str]] | None:
+    """Read one request: (umask or None, cwd, environment); the descriptors go into `fds`.
+
+    The whole request must come within REQUEST_TIMEOUT (a front sends it in one go): one
+    that dribbles in cannot hold a worker (and the server's SIGTERM) for longer.
+    """
     header_len = len(MAGIC) + 4
+    deadline = time.monotonic() + REQUEST_TIMEOUT
     data, passed, _flags, _addr = socket.recv_fds(conn, 65536, PASSED_FDS)
     fds.extend(passed)
-    while 0 < len(data) < header_len:
+    if not data:
+        return None  # connected and hung up (a liveness probe): nothing to run or to log
+    while len(data) < header_len:
+        conn.settimeout(max(deadline - time.monotonic(), 0.001))
         more = conn.recv(65536)
         if not more:
             return None
         data += more
-    if data[: len(MAGIC)] != MAGIC or len(fds) != PASSED_FDS:
+    magic = data[: len(MAGIC)]
+    if magic not in (MAGIC, MAGIC_V1) or len(fds) != PASSED_FDS:
         _log(log_fd, "refused a call: not this protocol version (another vfpnet front?)")
         conn.sendall(b"fallback\n")
         return None
@@ -341,6 +412,7 @@ def _receive(conn: socket.socket, fds: list[int],
         return None
     body = bytearray(data[header_len:])
     while len(body) < size:
+        conn.settimeout(max(deadline - time.monotonic(), 0.001))
         more = conn.recv(min(65536, size - len(body)))
         if not more:
             return None  # the front gave up before sending it all: nothing ran
@@ -348,15 +420,23 @@ def _receive(conn: socket.socket, fds: list[int],
     parts = bytes(body[:size]).split(b"\0")
     if parts and parts[-1] == b"":
         parts.pop()
+    umask = None
+    if magic == MAGIC:
+        try:
+            umask = int(parts.pop(0), 8) & 0o777
+        except (IndexError, ValueError):
+            parts = []
     if not parts:
+        _log(log_fd, "refused a call: a malformed request")
         return None
     cwd = os.fsdecode(parts[0])
     environ: dict[str, str] = {}
     for entry in parts[1:]:
         key, sep, value = entry.partition(b"=")
         if sep and key:
-            environ[os.fsdecode(key)] = os.fsdecode(value)
-    return cwd, environ
+            # the first of duplicates wins, as in getenv() and Python's os.environ
+            environ.setdefault(os.fsdecode(key), os.fsdecode(value))
+    return umask, cwd, environ
 
 
 def _log(fd: int, message: str) -> None:
