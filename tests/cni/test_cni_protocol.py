@@ -164,3 +164,14 @@ def test_undo_runs_newest_first_and_keeps_going_after_a_failing_action() -> None
     failures = undo.rollback()
     assert done == ["c", "a"] and len(failures) == 1 and "undo b" in failures[0]
     assert len(undo) == 0
+
+
+@pytest.mark.parametrize("command", ["VERSION", "ADD"])
+def test_closed_stdout_is_exit_1_with_one_line_on_stderr_not_a_traceback(
+        tmp_path: Path, command: str) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": command,
+           "VFPNET_CNI_SOCKET": "off"}
+    res = subprocess.run(["sh", "-c", f'exec "{VFPNET}" >&-'], input=b'{"cniVersion": "1.0.0"}',
+                         stderr=subprocess.PIPE, env=env, timeout=60)
+    assert res.returncode == 1
+    assert res.stderr.decode() == "vfpnet: cannot write the answer to stdout: it is not open\n"

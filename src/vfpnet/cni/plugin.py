@@ -25,16 +25,29 @@ def main(exit_process: bool = True) -> int:
     """
     code = _main()
     if exit_process:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                code = code or 1  # the result did not reach the runtime
         os._exit(code)
     return code
 
 
 def _main() -> int:
+    try:
+        return _answer()
+    except _StdoutGone:  # also while writing an error object: nothing more to say
+        return 1
+
+
+def _answer() -> int:
     version = LATEST
     try:
         return _run(version)
+    except _StdoutGone:
+        raise
     except errors.CniError as exc:
         _emit(exc.to_json(str(getattr(exc, "cni_version", version))))
         return 1
@@ -116,7 +129,19 @@ def _requested_version(stdin: bytes) -> str:
     return version if isinstance(version, str) and version else LATEST
 
 
+class _StdoutGone(Exception):
+    """The runtime's stdout is closed: no result or error object can reach it."""
+
+
 def _emit(obj: dict[str, object]) -> None:
-    sys.stdout.write(dumps(obj))
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(dumps(obj) + "\n")
+        sys.stdout.flush()
+    except (AttributeError, OSError, ValueError) as exc:  # None when started without fd 1
+        reason = "it is not open" if sys.stdout is None else str(exc)
+        if sys.stderr is not None:
+            try:  # noqa: SIM105  # contextlib is one more import on the ADD path
+                sys.stderr.write(f"vfpnet: cannot write the answer to stdout: {reason}\n")
+            except (OSError, ValueError):
+                pass
+        raise _StdoutGone from None
