@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -247,3 +248,25 @@ def test_ipv6_members_over_netlink_and_one_batch_across_both_families(
             nf.close()
             nl.close()
             nft.close()
+
+
+def test_close_soon_closes_in_a_thread_or_keeps_the_socket_for_a_lingering_process() -> None:
+    from vfpnet.linux import nfnetlink
+
+    nf = NfNetlink()
+    nfnetlink.close_soon(nf)  # a plugin process: a thread closes it while DEL goes on
+    deadline = time.monotonic() + 5
+    while nf.sock.fileno() != -1:
+        assert time.monotonic() < deadline, "the socket was never closed"
+        time.sleep(0.01)
+    kept = NfNetlink()
+    nfnetlink.LINGER = True  # a CNI server's worker: open until the process ends
+    try:
+        nfnetlink.close_soon(kept)
+        time.sleep(0.05)
+        assert len(nfnetlink.LATE) == 1 and nfnetlink.LATE[0] is kept
+        assert kept.sock.fileno() != -1
+    finally:
+        nfnetlink.LINGER = False
+        nfnetlink.LATE.clear()
+        kept.close()

@@ -57,6 +57,7 @@ MAGIC_V1 = b"VFPCNI1\n"  # no umask string
 MAX_SPARES = 64  # each spare is a process; more only costs memory, calls queue briefly
 MAX_REQUEST = 4 << 20  # an environment is kilobytes; a bigger request is refused
 PASSED_FDS = 4  # stdin, stdout, stderr, network namespace
+LINGER_SECONDS = 0.2  # a few RCU grace periods; the caller has its answer by then
 REQUEST_TIMEOUT = 5.0  # seconds for a connected front to send its whole request
 FORK_RETRY = 1.0  # seconds before trying again to fork a spare that could not be forked
 PID = struct.Struct("=i")
@@ -317,7 +318,19 @@ def _call(conn: socket.socket, log_fd: int, started: float) -> int:
                  f"{elapsed:.1f} ms")
     with contextlib.suppress(OSError):
         conn.sendall(f"exit {code}\n".encode())
+    conn.close()
+    _linger()
     return code
+
+
+def _linger() -> None:
+    """After the answer: let the kernel destroy the set elements this call removed before
+    the process ends and releases its netfilter sockets (see vfpnet.linux.nfnetlink.LINGER):
+    a release that has to wait for them holds a lock a concurrent ADD's veth needs."""
+    from vfpnet.linux import nfnetlink
+
+    if nfnetlink.LATE:
+        time.sleep(LINGER_SECONDS)
 
 
 def _field(value: str | None) -> str:
@@ -331,7 +344,10 @@ def _field(value: str | None) -> str:
 
 def _run_plugin(fds: list[int], umask: int | None, cwd: str, environ: dict[str, str]) -> int:
     """Become the caller's plugin process and run the plugin; its exit status."""
+    from vfpnet.linux import nfnetlink
     from vfpnet.linux.netns import setns
+
+    nfnetlink.LINGER = True  # this process outlives its answer: see _linger
 
     setns(fds[3])
     if umask is not None:

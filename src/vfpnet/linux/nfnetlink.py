@@ -48,6 +48,25 @@ _HDR = struct.Struct("=IHHII")
 _NFGEN = struct.Struct("=BBH")
 
 
+# Releasing a netfilter socket while the kernel still has freed set elements to destroy
+# makes the release wait for them (an RCU grace period, ~15 ms here) with the nf_tables
+# commit mutex held, which a new network device (a pod's veth) also takes. A process that
+# stays up after it has answered (a CNI server's worker) sets LINGER: sockets handed to
+# `close_soon` stay open until the process ends, by when the kernel has destroyed the
+# elements by itself. Elsewhere a thread closes them while the caller goes on.
+LINGER = False
+LATE: list[NfNetlink] = []
+
+
+def close_soon(nf: NfNetlink) -> None:
+    if LINGER:
+        LATE.append(nf)
+    else:
+        import _thread
+
+        _thread.start_new_thread(nf.close, ())
+
+
 class NfNetlinkError(OSError):
     """The kernel refused an nftables message (errno from its ack)."""
 

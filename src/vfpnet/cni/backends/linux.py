@@ -29,7 +29,6 @@ DEL removes the veth first (the pod is gone), then the set members.
 from __future__ import annotations
 
 import _socket
-import _thread
 import os
 
 from vfpnet.cni import errors, faults
@@ -527,7 +526,7 @@ class LinuxBackend:
             # Members are keyed by the host veth too, so even without a record (or with
             # one written before the addresses were known) they are found and removed.
             from vfpnet.linux import steering
-            from vfpnet.linux.nfnetlink import NfNetlink
+            from vfpnet.linux.nfnetlink import NfNetlink, close_soon
 
             try:
                 recorded = [(a, host) for a in _record_addresses(record)] if record else []
@@ -539,9 +538,9 @@ class LinuxBackend:
                     gone = steering.discard_members(nf, recorded) if recorded else False
                 finally:
                     # Releasing a netfilter socket after a deletion waits for the kernel to
-                    # free the element (an RCU grace period, ~15 ms): done by a thread while
-                    # this one goes on (IPAM release); the process's exit waits for it.
-                    _thread.start_new_thread(nf.close, ())
+                    # free the element (an RCU grace period, ~15 ms): not on this DEL's way
+                    # (`close_soon`: a thread, or after the answer in a server's worker).
+                    close_soon(nf)
                 if not gone:
                     for member in steering.members(self.nft()):
                         if member[1] == host:
