@@ -204,10 +204,10 @@ class LinuxBackend:
             veth = _Veth(host, nl.link_index(host), host_mac, args.ifname,
                          pod.link_index(args.ifname), pod_mac)
             bridge_index = self._prepare(req, nl, pod, veth)  # while IPAM is still working
-            # Only the tunnel's set member is found by its address after a crash (and a GC
-            # of another network must see who owns it); the veth, routes and neighbour go
-            # with the veth's name: one record write fewer for the other modes.
-            result = ipam.result(record=conf.mode == "transparent-tunnel")
+            # No record write for the addresses here: everything of a crashed ADD is found
+            # by the host veth's name (the tunnel's set members too: DEL sweeps the sets
+            # for it, GC keeps a member only while its veth exists).
+            result = ipam.result(record=False)
             faults.point("after-ipam")
             return self._wire(req, nl, pod, veth, bridge_index, result, undo)
         except NetlinkError as exc:
