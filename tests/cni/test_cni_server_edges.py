@@ -477,6 +477,7 @@ def test_front_with_a_terminal_as_stdin_is_served(server: Server) -> None:
 # -- the server's life -------------------------------------------------------------------
 
 def test_silent_clients_hold_a_worker_each_yet_others_are_served(server: Server) -> None:
+    _wait(lambda: len(server.children()) == 2, "spares not ready")
     before = set(server.children())
     silent = [socket.socket(socket.AF_UNIX) for _ in range(3)]
     try:
@@ -632,6 +633,8 @@ def test_sigkilled_server_idle_spares_leave_and_a_running_call_finishes(
     srv = Server(workdir, spares=2)
     proc = None
     try:
+        # the server logs "listening on" before it forks its spares
+        _wait(lambda: len(srv.children()) == 2, "spares not ready")
         idle = set(srv.children())
         # a call whose worker waits for our stdin: running while the server dies
         proc = subprocess.Popen([VFPNET], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
