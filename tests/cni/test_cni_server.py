@@ -279,7 +279,10 @@ def test_sigterm_lets_a_running_call_finish(lab: Lab, tmp_path: Path) -> None:
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(conf))
         proc.stdin.close()
-        time.sleep(0.4)
+        deadline = time.monotonic() + 20  # the worker is mid-call once its IPAM plugin runs
+        while sh("pgrep", "-f", str(slow / "slow-ipam"), check=False).returncode != 0:
+            assert time.monotonic() < deadline and proc.poll() is None, "the call never started"
+            time.sleep(0.02)
         assert srv.stop() == 0
         assert proc.stdout is not None
         result = json.loads(proc.stdout.read())
