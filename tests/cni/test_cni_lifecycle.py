@@ -8,9 +8,12 @@ import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from netlab import VFPNET, Lab, in_ns, needs_root, pod_ip
+
+from vfpnet.cni import errors
 
 pytestmark = [needs_root, pytest.mark.net]
 SUBNET_OCTET = 102
@@ -309,4 +312,23 @@ def test_an_ipam_plugin_that_answers_without_reading_stdin_is_fine(lab: Lab) -> 
     assert out is not None and out["ips"][0]["address"] == "10.244.102.99/32"  # type: ignore[index]
     rc, out = lab.run("DEL", conf, "lazy", pod, CNI_PATH=path)
     assert rc == 0, out
+    lab.assert_clean()
+
+
+def test_ill_typed_dns_from_the_ipam_plugin_is_code_6_and_rolls_back(lab: Lab,
+                                                                      tmp_path: Path) -> None:
+    # the pod's DNS is chosen once (vfpnet.cni.dns) for the result and the backend: an IPAM
+    # answer whose dns is not the spec's shape fails ADD before the attachment is ready
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "baddns").write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        'if [ "$CNI_COMMAND" = ADD ]; then echo \'{"cniVersion": "1.0.0", "ips": '
+        '[{"address": "10.244.102.77/24"}], "dns": {"nameservers": "10.0.0.10"}}\'; fi\n')
+    (bin_dir / "baddns").chmod(0o755)
+    conf = lab.netconf("transparent")
+    conf["ipam"] = {"type": "baddns"}
+    rc, out = lab.run("ADD", conf, "baddns", lab.pod(), CNI_PATH=str(bin_dir))
+    assert rc == 1 and out is not None and out["code"] == errors.DECODE_FAILURE, out
+    assert out["msg"] == "ipam result.dns.nameservers: must be an array of strings"
     lab.assert_clean()

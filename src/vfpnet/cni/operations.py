@@ -12,6 +12,7 @@ import time
 
 from vfpnet.cni import errors, faults, ipam
 from vfpnet.cni.attachment import Request
+from vfpnet.cni.dns import pod_dns
 from vfpnet.cni.jsonwire import dumps
 from vfpnet.cni.netconf import NetConf, RuntimeArgs, version_tuple
 from vfpnet.cni.result import normalize, render
@@ -170,6 +171,7 @@ def add(req: Request) -> dict[str, object]:
                 )
             # loaded while the IPAM plugin runs: its import is off the critical path
             added = load_backend(conf.backend).add(req, source, undo)
+            dns = pod_dns(conf, source.result())  # a bad `dns` from IPAM: rolled back here
             faults.point("before-record-ready")
         except BaseException as exc:
             if source is not None:
@@ -191,10 +193,7 @@ def add(req: Request) -> dict[str, object]:
         record["ips"] = [ip["address"] for ip in added.ips]
         store.write(record)
     merged = _merge(prev, added.interfaces, added.ips, added.routes)
-    # The pod's (runtimeConfig `dns` capability), else the netconf's `dns`, win over the
-    # IPAM answer's, which wins over the previous plugin's (the reference `bridge` order).
-    dns = conf.dns or source.result().get("dns")
-    if dns:
+    if dns:  # the same DNS the backend gave the pod (hns: the endpoint's)
         merged["dns"] = dns
     return render(merged, conf.cni_version)
 
@@ -225,8 +224,6 @@ def _merge(prev: dict[str, object] | None, interfaces: list[dict[str, object]],
         "ips": kept + out_ips,
         "routes": (list(prev["routes"]) if prev else []) + routes,  # type: ignore[call-overload]
     }
-    if prev and "dns" in prev:
-        merged["dns"] = prev["dns"]
     return merged
 
 

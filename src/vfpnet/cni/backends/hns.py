@@ -64,6 +64,8 @@ import os
 
 from vfpnet.cni import errors, faults
 from vfpnet.cni.attachment import Added, Request
+from vfpnet.cni.backends.hns_dns import dns_drift, dns_v1, dns_v2
+from vfpnet.cni.dns import pod_dns
 from vfpnet.cni.netconf import is_guid, requested_mac
 
 TYPE_CHECKING = False
@@ -167,7 +169,7 @@ class HnsBackend:
 
         name = endpoint_name(args.container_id, args.ifname)
         slash32 = conf.mode == "transparent" and bool(features.get("Slash32EndpointPrefixes"))
-        dns = _pod_dns(conf, result)
+        dns = pod_dns(conf, result)
         make = _make_endpoint_v2 if v2 else _make_endpoint_v1
         wanted_mac, mac_source = requested_mac(conf, args)
         endpoint_id, mac = make(client, network_id, conf.name, name, addresses, slash32, dns,
@@ -305,7 +307,7 @@ class HnsBackend:
                 problems.append(f"HNS endpoint {endpoint_id} lacks address {address}")
         recorded = state.get("dns")
         if isinstance(recorded, dict):  # records made before DNS went on endpoints have none
-            problem = _dns_drift(endpoint, recorded, v1)
+            problem = dns_drift(endpoint, recorded, v1)
             if problem:
                 problems.append(f"HNS endpoint {endpoint_id} {problem}")
         if record.get("mode") == TUNNEL:
@@ -533,7 +535,7 @@ def _endpoint_settings(name: str, network_id: str, addresses: list[PodAddress],
         routes.append({"NextHop": str(p.gateway), "DestinationPrefix": default})
     out: dict[str, object] = {"Name": name, "HostComputeNetwork": network_id,
                               "IpConfigurations": configs}
-    hcn_dns = _dns_v2(dns)
+    hcn_dns = dns_v2(dns)
     if hcn_dns:
         out["Dns"] = hcn_dns
     out["Routes"] = routes
@@ -545,102 +547,13 @@ def _endpoint_settings_v1(name: str, network_id: str, addresses: list[PodAddress
                           slash32: bool, dns: dict[str, object]) -> dict[str, object]:
     """hcsshim's HNSEndpoint: one address of each family with its prefix and gateway."""
     _one_address_per_family(addresses)
-    out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id, **_dns_v1(dns)}
+    out: dict[str, object] = {"Name": name, "VirtualNetwork": network_id, **dns_v1(dns)}
     for p in addresses:
         prefix = p.max_prefixlen if slash32 else p.prefix
         keys = (("IPAddress", "PrefixLength", "GatewayAddress") if p.version == 4
                 else ("IPv6Address", "IPv6PrefixLength", "GatewayAddressV6"))
         out.update(zip(keys, (p.address, prefix, str(p.gateway)), strict=True))
     return out
-
-
-# The result's `dns` members and the HCN v2 `Dns` members they go to (hcsshim's hcn.Dns).
-_DNS_V2 = (("domain", "Domain"), ("search", "Search"), ("nameservers", "ServerList"),
-           ("options", "Options"))
-# HNS v1 (hcsshim's HNSEndpoint): comma-joined text; no options; the domain is not sent.
-_DNS_V1 = (("nameservers", "DNSServerList"), ("search", "DNSSuffix"))
-
-
-def _pod_dns(conf: NetConf, result: dict[str, object]) -> dict[str, object]:
-    """The pod's DNS as the result reports it (`vfpnet.cni.operations.add`'s order): the
-    runtimeConfig `dns` capability or the netconf's `dns` (both checked by the netconf),
-    else the IPAM answer's, else the previous plugin's; {} for none."""
-    if conf.dns:
-        return dict(conf.dns)
-    prev = conf.prev_result or {}
-    found = [("ipam result.dns", result.get("dns"))] if conf.ipam else []
-    found.append(("prevResult.dns", prev.get("dns")))  # also `result` without an ipam
-    for where, dns in found:
-        if isinstance(dns, dict) and dns:
-            return _checked_dns(dns, where)
-    return {}
-
-
-def _checked_dns(dns: dict[str, object], where: str) -> dict[str, object]:
-    """A `dns` object another plugin handed us, in the result's shape, members checked."""
-    out: dict[str, object] = {}
-    for key in ("nameservers", "search", "options"):
-        value = dns.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise errors.CniError(errors.DECODE_FAILURE,
-                                  f"{where}.{key}: must be an array of strings")
-        if value:
-            out[key] = list(value)
-    domain = dns.get("domain")
-    if domain is not None and not isinstance(domain, str):
-        raise errors.CniError(errors.DECODE_FAILURE, f"{where}.domain: must be a string")
-    if domain:
-        out["domain"] = domain
-    return out
-
-
-def _dns_v2(dns: dict[str, object]) -> dict[str, object]:
-    """The pod's DNS as an HCN v2 endpoint's `Dns`; {} for none (then no `Dns` is sent)."""
-    out: dict[str, object] = {}
-    for key, member in _DNS_V2:
-        value = dns.get(key)
-        if value:
-            out[member] = list(value) if isinstance(value, list) else str(value)
-    return out
-
-
-def _dns_v1(dns: dict[str, object]) -> dict[str, str]:
-    """The pod's DNS as an HNS v1 endpoint's `DNSServerList`/`DNSSuffix`."""
-    out: dict[str, str] = {}
-    for key, member in _DNS_V1:
-        value = dns.get(key)
-        if isinstance(value, list) and value:
-            out[member] = ",".join(str(v) for v in value)
-    return out
-
-
-def _dns_drift(endpoint: dict[str, Any], recorded: dict[str, object], v1: bool) -> str | None:
-    """How the endpoint's DNS differs from the recorded pod DNS, or None when it does not.
-    Members are compared as HNS hands them back: v2 lists in order, v1 comma-split text."""
-    import json
-
-    if v1:
-        want: dict[str, object] = {m: _joined(v) for m, v in _dns_v1(recorded).items()}
-        have: dict[str, object] = {m: _joined(endpoint.get(m)) for _, m in _DNS_V1
-                                   if _joined(endpoint.get(m))}
-    else:
-        want = _dns_v2(recorded)
-        given = endpoint.get("Dns")
-        have = _dns_v2({k: given.get(m) for k, m in _DNS_V2}) if isinstance(given, dict) else {}
-    if have == want:
-        return None
-
-    def show(d: dict[str, object]) -> str:
-        return json.dumps(d, separators=(",", ":")) if d else "none"
-
-    return f"has DNS {show(have)}, not the recorded {show(want)}"
-
-
-def _joined(text: object) -> str:
-    """v1 comma-separated text without blanks around or between its items."""
-    return ",".join(s.strip() for s in str(text or "").split(",") if s.strip())
 
 
 def _one_address_per_family(addresses: list[PodAddress]) -> None:
